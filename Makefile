@@ -1,0 +1,42 @@
+# Postdesk — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/postdesk
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+PKGS := ./...
+
+.PHONY: run build test bench lint services deps fuzz clean
+
+## run: install what is missing, build, migrate, start every role and print the URL and a login.
+run: services deps build
+	$(BIN) migrate
+	$(BIN) serve
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/postdesk
+
+## deps: Go modules (and, where the UI needs them, npm packages).
+deps:
+	$(GO) mod download
+
+## services: start local Postgres and Redis when they are not running.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; echo "Postgres or Redis did not start" >&2; exit 1
+
+## test: every test against the real Postgres and Redis.
+test: services deps
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+## bench: the benchmarks reported in the issue notes.
+bench: services deps
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+## lint: formatting and vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin

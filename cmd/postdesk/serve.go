@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/postdesk/postdesk/tasks"
+	"github.com/postdesk/postdesk/web"
+)
+
+var knownRoles = []string{"web", "smtp", "worker", "scheduler"}
+
+func parseRoles(s string) (map[string]bool, error) {
+	roles := map[string]bool{}
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		ok := false
+		for _, k := range knownRoles {
+			ok = ok || k == r
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown role %q (want some of %s)", r, strings.Join(knownRoles, ","))
+		}
+		roles[r] = true
+	}
+	if len(roles) == 0 {
+		return nil, errors.New("no roles to run")
+	}
+	return roles, nil
+}
+
+// runServe starts the chosen roles and stops them gracefully on SIGINT/SIGTERM:
+// HTTP and SMTP stop accepting and finish what they have, the worker finishes its
+// in-flight tasks.
+func runServe(ctx context.Context, args []string) error {
+	start := time.Now()
+	cfg, _, err := parse("serve", args, nil)
+	if err != nil {
+		return err
+	}
+	roles, err := parseRoles(cfg.Roles)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	a, err := openApp(ctx, cfg, log, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.ensureFirstAdmin(ctx); err != nil {
+		return err
+	}
+
+	worker := tasks.NewWorker(a.tasks.RedisOpt(), log)
+	tasks.Register(worker, a.taskDeps())
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(knownRoles))
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	if roles["web"] {
+		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
+			Blobs: a.blobs, Log: log})
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("http listen: %w", err)
+		}
+		run("web", func(ctx context.Context) error { return serveHTTP(ctx, ln, srv.Handler(), cfg.ShutdownGrace) })
+		log.Info("web listening", "addr", ln.Addr().String())
+	}
+	if roles["smtp"] {
+		f, err := a.smtpRole()
+		if err != nil {
+			return err
+		}
+		run("smtp", f)
+	}
+	if roles["worker"] {
+		run("worker", worker.RunWorker)
+	}
+	if roles["scheduler"] {
+		run("scheduler", worker.RunScheduler)
+	}
+	log.Info("postdesk started", "roles", cfg.Roles, "startup", time.Since(start).Round(time.Millisecond))
+	if roles["web"] {
+		fmt.Printf("Postdesk is running at %s\n", cfg.BaseURL)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		log.Error("role failed; shutting down", "err", err)
+		wg.Wait()
+		return err
+	}
+	log.Info("shutting down")
+	wg.Wait()
+	return nil
+}
+
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func (a *app) taskDeps() tasks.Deps {
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log}
+}
+
+// smtpRole returns the inbound SMTP server role.
+func (a *app) smtpRole() (func(context.Context) error, error) {
+	return func(ctx context.Context) error {
+		a.log.Warn("smtp role: inbound SMTP is not built yet")
+		<-ctx.Done()
+		return nil
+	}, nil
+}
+
+func runMigrate(ctx context.Context, args []string) error {
+	cfg, _, err := parse("migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, newLogger(cfg.LogLevel), true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	fmt.Println("migrations applied")
+	return nil
+}
+

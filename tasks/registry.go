@@ -1,0 +1,20 @@
+package tasks
+
+import (
+	"log/slog"
+
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// Deps are what the handlers need; cmd/ fills them in.
+type Deps struct {
+	Tickets *tickets.Service
+	Client  *Client
+	Log     *slog.Logger
+}
+
+// Register installs every task handler and periodic task on w. Handlers are
+// registered here and nowhere else, so this is the list of all background work.
+func Register(w *Worker, d Deps) {
+	registerHealth(w, d)
+}

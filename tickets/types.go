@@ -1,0 +1,66 @@
+package tickets
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+var pgTypes = pgtype.NewMap()
+
+// StringList maps a Postgres text[] column.
+type StringList []string
+
+// Value implements driver.Valuer; pgx encodes the slice as text[].
+func (l StringList) Value() (driver.Value, error) {
+	if l == nil {
+		return []string{}, nil
+	}
+	return []string(l), nil
+}
+
+// Scan implements sql.Scanner.
+func (l *StringList) Scan(src any) error {
+	var out []string
+	if err := pgTypes.SQLScanner(&out).Scan(src); err != nil {
+		return fmt.Errorf("scan text[]: %w", err)
+	}
+	*l = out
+	return nil
+}
+
+// JSONMap maps a jsonb object column.
+type JSONMap map[string]any
+
+// Value implements driver.Valuer.
+func (m JSONMap) Value() (driver.Value, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (m *JSONMap) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case nil:
+		*m = JSONMap{}
+		return nil
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("scan jsonb: unexpected %T", src)
+	}
+	out := JSONMap{}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("scan jsonb: %w", err)
+	}
+	*m = out
+	return nil
+}
