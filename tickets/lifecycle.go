@@ -1,0 +1,120 @@
+package tickets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+)
+
+// ErrDuplicateMessage is returned when a message with the same Message-ID (per
+// channel) or provider message id (per connection) was already stored.
+var ErrDuplicateMessage = errors.New("duplicate message")
+
+// NewTicket is the input for OpenTicket.
+type NewTicket struct {
+	ChannelID             int64
+	Kind                  string // conversation (default) or task
+	Subject               string
+	Priority              string
+	ContactID             *int64
+	MailboxID             *int64
+	MessengerConnectionID *int64
+	AssigneeID            *int64 // explicit assignee; nil lets the channel's assignment rules decide
+	CreatedBy             *int64 // agent who created it; nil for inbound
+}
+
+// OpenTicket creates a ticket inside tx and applies the channel's assignment rules.
+// Callers own the transaction so the ticket and its first message commit together.
+func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*Ticket, error) {
+	if in.Kind == "" {
+		in.Kind = KindConversation
+	}
+	if in.Priority == "" {
+		in.Priority = "normal"
+	}
+	now := s.now()
+	t := &Ticket{ChannelID: in.ChannelID, Kind: in.Kind, Subject: truncate(in.Subject, 998), Status: StatusNew,
+		Priority: in.Priority, ContactID: in.ContactID, MailboxID: in.MailboxID,
+		MessengerConnectionID: in.MessengerConnectionID, AssigneeID: in.AssigneeID, WakeOnReply: true,
+		LastActivityAt: now, LastCustomerActivityAt: now, CreatedAt: now, UpdatedAt: now}
+	tx = tx.WithContext(ctx)
+	if err := tx.Create(t).Error; err != nil {
+		return nil, fmt.Errorf("create ticket: %w", err)
+	}
+	if err := RecordEvent(tx, t.ID, in.CreatedBy, "created", "", t.Status, nil); err != nil {
+		return nil, err
+	}
+	if t.AssigneeID == nil {
+		if err := s.autoAssign(ctx, tx, t); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// autoAssign applies the channel's assignment mode to a new ticket. This version
+// knows the "default" mode; the workflow rules extend it.
+func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket) error {
+	var ch Channel
+	if err := tx.Take(&ch, t.ChannelID).Error; err != nil {
+		return fmt.Errorf("channel %d: %w", t.ChannelID, err)
+	}
+	if ch.AssignmentMode != "default" || ch.DefaultAssigneeID == nil {
+		return nil
+	}
+	if err := tx.Model(t).Update("assignee_id", *ch.DefaultAssigneeID).Error; err != nil {
+		return fmt.Errorf("assign ticket %d: %w", t.ID, err)
+	}
+	t.AssigneeID = ch.DefaultAssigneeID
+	return RecordEvent(tx, t.ID, nil, "assigned", "", fmt.Sprint(*ch.DefaultAssigneeID), JSONMap{"auto": true})
+}
+
+// AddInboundMessage stores a customer's message on ticket t inside tx and applies
+// what an arrival implies: activity times move, a resolved ticket reopens, a
+// snoozed ticket with wake_on_reply wakes. m.TicketID and m.ChannelID are set from t.
+// A message already stored (same Message-ID in the channel, or same provider id on
+// the connection) returns ErrDuplicateMessage and changes nothing.
+func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket, m *Message) error {
+	tx = tx.WithContext(ctx)
+	m.TicketID, m.ChannelID = t.ID, t.ChannelID
+	if m.Direction == "" {
+		m.Direction = DirectionInbound
+	}
+	if m.Status == "" {
+		m.Status = MessageReceived
+	}
+	// A savepoint keeps the caller's transaction usable after a unique violation.
+	err := tx.Transaction(func(sp *gorm.DB) error { return sp.Create(m).Error })
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrDuplicateMessage
+	}
+	if err != nil {
+		return fmt.Errorf("store message: %w", err)
+	}
+	now := s.now()
+	updates := map[string]any{"last_activity_at": now, "updated_at": now}
+	if !m.IsAutoReply && !m.IsBounce {
+		updates["last_customer_activity_at"] = now
+	}
+	if t.Status == StatusResolved || t.Status == StatusPending {
+		updates["status"] = StatusOpen
+		if err := RecordEvent(tx, t.ID, nil, "status", t.Status, StatusOpen, JSONMap{"reason": "customer replied"}); err != nil {
+			return err
+		}
+		t.Status = StatusOpen
+	}
+	if t.SnoozedUntil != nil && t.WakeOnReply {
+		updates["snoozed_until"] = nil
+		updates["reminder"] = false
+		if err := RecordEvent(tx, t.ID, nil, "woken", "", "", JSONMap{"reason": "customer replied"}); err != nil {
+			return err
+		}
+		t.SnoozedUntil = nil
+	}
+	if err := tx.Model(&Ticket{}).Where("id = ?", t.ID).Updates(updates).Error; err != nil {
+		return fmt.Errorf("touch ticket %d: %w", t.ID, err)
+	}
+	return nil
+}
