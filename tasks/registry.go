@@ -3,6 +3,7 @@ package tasks
 import (
 	"log/slog"
 
+	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -11,10 +12,13 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	// Ingester turns committed raw mail into tickets (nil: no ingest handler).
+	Ingester *mail.Ingester
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerIngest(w, d)
 }
