@@ -2,13 +2,11 @@ package mail
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -126,26 +124,21 @@ func testMail(from, to, subject, msgID string) string {
 		"Hello,\r\nthis is " + subject + ".\r\n"
 }
 
-var seq atomic.Int64
-
-// uniq returns a name unique within the test binary's database.
-func uniq(prefix string) string { return fmt.Sprintf("%s%d", prefix, seq.Add(1)) }
-
 // imapMailbox creates a channel with an IMAP mailbox pointing at host:port.
 func imapMailbox(tb testing.TB, svc *tickets.Service, host string, port int, user, password, after, moveFolder string) *tickets.Mailbox {
 	tb.Helper()
 	ctx := context.Background()
-	admin, err := svc.CreateAgent(ctx, tickets.NewAgent{Email: uniq("admin") + "@example.com", Name: "Admin",
+	admin, err := svc.CreateAgent(ctx, tickets.NewAgent{Email: unique("admin") + "@example.com", Name: "Admin",
 		Password: "correct horse battery", Role: tickets.RoleAdmin})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	name, kind := uniq("Support "), "email"
+	name, kind := unique("Support "), "email"
 	ch, err := svc.CreateChannel(ctx, admin, tickets.ChannelInput{Name: &name, Kind: &kind})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr, inbound, security := uniq("support")+"@example.com", "imap", "plain"
+	addr, inbound, security := unique("support")+"@example.com", "imap", "plain"
 	mb, err := svc.CreateMailbox(ctx, admin, ch.ID, tickets.MailboxInput{Address: &addr, Inbound: &inbound,
 		IMAPHost: &host, IMAPPort: &port, IMAPSecurity: &security, IMAPUsername: &user, IMAPPassword: &password,
 		IMAPAfter: &after, IMAPMoveFolder: &moveFolder})
@@ -164,42 +157,56 @@ func reloadMailbox(tb testing.TB, svc *tickets.Service, id int64) *tickets.Mailb
 	return m
 }
 
-// recordingSink stands in for the intake until it is wired: it keeps each
-// (mailbox, UIDVALIDITY, UID) once, as the intake's unique key does, and counts calls.
-type recordingSink struct {
+// countingSink is the real intake, counting calls and able to fail on cue.
+type countingSink struct {
+	in    *Intake
 	mu    sync.Mutex
 	calls int
-	mails map[[3]int64][]byte
-	fail  func(a pollArrival) error
+	fail  func(a Arrival) error
 }
 
-func newRecordingSink() *recordingSink { return &recordingSink{mails: map[[3]int64][]byte{}} }
+func newCountingSink(tb testing.TB) *countingSink {
+	return &countingSink{in: &Intake{DB: testenv.DB(tb), Blobs: &tickets.Blobs{Dir: tb.TempDir()}}}
+}
 
-func (s *recordingSink) Accept(ctx context.Context, a pollArrival, r io.Reader) (int64, error) {
+func (s *countingSink) Accept(ctx context.Context, a Arrival, r io.Reader) (int64, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls++
-	if s.fail != nil {
-		if err := s.fail(a); err != nil {
+	fail := s.fail
+	s.mu.Unlock()
+	if fail != nil {
+		if err := fail(a); err != nil {
 			return 0, err
 		}
 	}
-	key := [3]int64{a.IMAPMailboxID, a.IMAPUIDValidity, a.IMAPUID}
-	if _, ok := s.mails[key]; ok {
-		return a.IMAPUID, nil
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return 0, err
-	}
-	s.mails[key] = b
-	return a.IMAPUID, nil
+	return s.in.Accept(ctx, a, r)
 }
 
-func (s *recordingSink) stored() int {
+func (s *countingSink) callCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.mails)
+	return s.calls
+}
+
+// stored counts the committed raw mails of a mailbox.
+func stored(tb testing.TB, mailboxID int64) int {
+	tb.Helper()
+	var n int
+	if err := testenv.DB(tb).Raw(`SELECT count(*) FROM inbound_mails WHERE imap_mailbox_id = ?`, mailboxID).Scan(&n).Error; err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// storedRaw is the committed raw mail of one IMAP message ("" if none).
+func storedRaw(tb testing.TB, mailboxID, uidValidity, uid int64) string {
+	tb.Helper()
+	var raw string
+	if err := testenv.DB(tb).Raw(`SELECT convert_from(raw, 'UTF8') FROM inbound_mails WHERE imap_mailbox_id = ? AND imap_uidvalidity = ? AND imap_uid = ?`,
+		mailboxID, uidValidity, uid).Scan(&raw).Error; err != nil {
+		tb.Fatal(err)
+	}
+	return raw
 }
 
 func newPoller(tb testing.TB, sink IMAPSink) (*IMAPPoller, *tickets.Service) {

@@ -21,7 +21,7 @@ import (
 // IMAPSink commits one raw mail durably; *Intake implements it. Accepting the same
 // (mailbox, UIDVALIDITY, UID) twice must return the first id and store nothing new.
 type IMAPSink interface {
-	Accept(ctx context.Context, m pollArrival, r io.Reader) (int64, error)
+	Accept(ctx context.Context, m Arrival, r io.Reader) (int64, error)
 }
 
 // ErrMailboxBusy is returned by Poll when another session, in this process or any
@@ -383,10 +383,10 @@ func (p *IMAPPoller) acceptMessage(ctx context.Context, st *imapSync, msg *imapc
 	return uid, err
 }
 
-func (p *IMAPPoller) arrival(st *imapSync, uid imap.UID) pollArrival {
-	return pollArrival{
+func (p *IMAPPoller) arrival(st *imapSync, uid imap.UID) Arrival {
+	return Arrival{
 		MailboxIDs:      []int64{st.mailbox.ID},
-		Source:          pollSourceIMAP,
+		Source:          SourceIMAP,
 		IMAPMailboxID:   st.mailbox.ID,
 		IMAPUIDValidity: st.uidValidity,
 		IMAPUID:         int64(uid),

@@ -8,23 +8,25 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/postdesk/postdesk/internal/testenv"
 )
 
 func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
 	for i := range 3 {
-		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("first ", i), uniq("m")+"@example.org"))
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("first ", i), unique("m")+"@example.org"))
 	}
 
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.calls != 3 || sink.stored() != 3 {
-		t.Fatalf("first poll: %d calls, %d stored; want 3, 3", sink.calls, sink.stored())
+	if sink.callCount() != 3 || stored(t, mb.ID) != 3 {
+		t.Fatalf("first poll: %d calls, %d stored; want 3, 3", sink.callCount(), stored(t, mb.ID))
 	}
 	for uid, f := range u.flags("INBOX") {
 		if !hasFlag(f, imap.FlagSeen) {
@@ -36,12 +38,12 @@ func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
 		t.Fatalf("state after first poll: %+v", got.IMAPStatus)
 	}
 
-	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "second", uniq("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "second", unique("m")+"@example.org"))
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.calls != 4 || sink.stored() != 4 {
-		t.Fatalf("second poll re-read old mail or missed new: %d calls, %d stored; want 4, 4", sink.calls, sink.stored())
+	if sink.callCount() != 4 || stored(t, mb.ID) != 4 {
+		t.Fatalf("second poll re-read old mail or missed new: %d calls, %d stored; want 4, 4", sink.callCount(), stored(t, mb.ID))
 	}
 	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 4 {
 		t.Fatalf("last uid = %d, want 4", got.IMAPLastUID)
@@ -51,26 +53,26 @@ func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.calls != 4 {
-		t.Fatalf("idle poll fetched %d messages", sink.calls-4)
+	if sink.callCount() != 4 {
+		t.Fatalf("idle poll fetched %d messages", sink.callCount()-4)
 	}
 }
 
 func TestIMAPFirstSyncLeavesReadMail(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
-	u.appendMail("INBOX", testMail("old@example.org", mb.Address, "read long ago", uniq("m")+"@example.org"), imap.FlagSeen)
-	u.appendMail("INBOX", testMail("new@example.org", mb.Address, "unread", uniq("m")+"@example.org"))
-	u.appendMail("INBOX", testMail("old@example.org", mb.Address, "read too", uniq("m")+"@example.org"), imap.FlagSeen)
+	u.appendMail("INBOX", testMail("old@example.org", mb.Address, "read long ago", unique("m")+"@example.org"), imap.FlagSeen)
+	u.appendMail("INBOX", testMail("new@example.org", mb.Address, "unread", unique("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("old@example.org", mb.Address, "read too", unique("m")+"@example.org"), imap.FlagSeen)
 
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.stored() != 1 || sink.calls != 1 {
-		t.Fatalf("first sync stored %d (calls %d); want only the unread mail", sink.stored(), sink.calls)
+	if stored(t, mb.ID) != 1 || sink.callCount() != 1 {
+		t.Fatalf("first sync stored %d (calls %d); want only the unread mail", stored(t, mb.ID), sink.callCount())
 	}
 	// The read mail above the unread one must not come in on the next poll either.
 	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 3 {
@@ -79,19 +81,19 @@ func TestIMAPFirstSyncLeavesReadMail(t *testing.T) {
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.calls != 1 {
-		t.Fatalf("second poll fetched %d old messages", sink.calls-1)
+	if sink.callCount() != 1 {
+		t.Fatalf("second poll fetched %d old messages", sink.callCount()-1)
 	}
 }
 
 func TestIMAPUIDValidityReset(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
-	a := testMail("ann@example.org", mb.Address, "one", uniq("m")+"@example.org")
-	b := testMail("bob@example.org", mb.Address, "two", uniq("m")+"@example.org")
+	a := testMail("ann@example.org", mb.Address, "one", unique("m")+"@example.org")
+	b := testMail("bob@example.org", mb.Address, "two", unique("m")+"@example.org")
 	u.appendMail("INBOX", a)
 	u.appendMail("INBOX", b)
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
@@ -109,7 +111,7 @@ func TestIMAPUIDValidityReset(t *testing.T) {
 	}
 	u.appendMail("INBOX", a, imap.FlagSeen)
 	u.appendMail("INBOX", b, imap.FlagSeen)
-	c := testMail("cid@example.org", mb.Address, "three", uniq("m")+"@example.org")
+	c := testMail("cid@example.org", mb.Address, "three", unique("m")+"@example.org")
 	u.appendMail("INBOX", c)
 
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
@@ -122,20 +124,19 @@ func TestIMAPUIDValidityReset(t *testing.T) {
 	if after.IMAPLastUID != 3 {
 		t.Fatalf("last uid after re-sync = %d, want 3", after.IMAPLastUID)
 	}
-	if sink.calls != 3 || sink.stored() != 3 {
-		t.Fatalf("re-sync: %d calls, %d stored; want only the new mail fetched (3, 3)", sink.calls, sink.stored())
+	if sink.callCount() != 3 || stored(t, mb.ID) != 3 {
+		t.Fatalf("re-sync: %d calls, %d stored; want only the new mail fetched (3, 3)", sink.callCount(), stored(t, mb.ID))
 	}
-	got := sink.mails[[3]int64{mb.ID, after.IMAPUIDValidity, 3}]
-	if string(got) != c {
+	if got := storedRaw(t, mb.ID, after.IMAPUIDValidity, 3); got != c {
 		t.Fatalf("re-sync stored %q under the new uidvalidity, want the new mail", got)
 	}
 	// A UID lower than the old last UID is new in the new generation.
-	u.appendMail("INBOX", testMail("dan@example.org", mb.Address, "four", uniq("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("dan@example.org", mb.Address, "four", unique("m")+"@example.org"))
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.stored() != 4 {
-		t.Fatalf("mail after re-sync not fetched: %d stored", sink.stored())
+	if stored(t, mb.ID) != 4 {
+		t.Fatalf("mail after re-sync not fetched: %d stored", stored(t, mb.ID))
 	}
 }
 
@@ -144,7 +145,7 @@ func TestIMAPUIDValidityReset(t *testing.T) {
 // existing id, and only then is it flagged.
 func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
@@ -154,33 +155,35 @@ func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("mail ", i), uniq("m")+"@example.org"))
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("mail ", i), unique("m")+"@example.org"))
 	}
 
 	ctx, crash := context.WithCancel(t.Context())
-	sink.fail = func(a pollArrival) error {
-		if a.IMAPUID == 4 {
-			crash() // the process dies while receiving message 4
+	// The process dies right after message 4 is committed.
+	sink.in.Enqueue = func(ctx context.Context, id int64) error {
+		var uid int64
+		testenv.DB(t).Raw(`SELECT imap_uid FROM inbound_mails WHERE id = ?`, id).Scan(&uid)
+		if uid == 4 {
+			crash()
 		}
 		return nil
 	}
 	_ = p.Poll(ctx, mb.ID)
-	if sink.stored() == 0 {
-		t.Fatal("nothing was stored before the crash")
-	}
 	for uid, f := range u.flags("INBOX") {
 		if hasFlag(f, imap.FlagSeen) {
 			t.Fatalf("uid %d flagged \\Seen although the session died before flagging", uid)
 		}
 	}
-	storedBefore := sink.stored()
-	sink.fail = nil
+	if n := stored(t, mb.ID); n != 4 {
+		t.Fatalf("%d mails committed before the crash, want 4", n)
+	}
+	sink.in.Enqueue = nil
 
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.stored() != 5 {
-		t.Fatalf("after restart %d distinct mails stored, want 5 (before: %d)", sink.stored(), storedBefore)
+	if stored(t, mb.ID) != 5 {
+		t.Fatalf("after restart %d mails stored, want 5, each once", stored(t, mb.ID))
 	}
 	for uid, f := range u.flags("INBOX") {
 		if !hasFlag(f, imap.FlagSeen) {
@@ -194,21 +197,21 @@ func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
 
 func TestIMAPMoveAfterStore(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "move", "Processed")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
 	if err := u.c.Create("Processed", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "read already", uniq("m")+"@example.org"), imap.FlagSeen)
-	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "new", uniq("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "read already", unique("m")+"@example.org"), imap.FlagSeen)
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "new", unique("m")+"@example.org"))
 
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	if sink.stored() != 2 {
-		t.Fatalf("move mode takes everything in the folder: stored %d, want 2", sink.stored())
+	if stored(t, mb.ID) != 2 {
+		t.Fatalf("move mode takes everything in the folder: stored %d, want 2", stored(t, mb.ID))
 	}
 	if n := len(u.flags("INBOX")); n != 0 {
 		t.Fatalf("%d messages left in INBOX after move", n)
@@ -220,7 +223,7 @@ func TestIMAPMoveAfterStore(t *testing.T) {
 
 func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
@@ -228,9 +231,9 @@ func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("mail ", i), uniq("m")+"@example.org"))
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("mail ", i), unique("m")+"@example.org"))
 	}
-	sink.fail = func(a pollArrival) error {
+	sink.fail = func(a Arrival) error {
 		if a.IMAPUID == 2 {
 			return errors.New("database is down")
 		}
@@ -259,14 +262,14 @@ func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = reloadMailbox(t, svc, mb.ID)
-	if got.LastError != "" || got.IMAPFailures != 0 || got.IMAPLastUID != 3 || sink.stored() != 3 {
-		t.Fatalf("state after recovery: %+v, stored %d", got.IMAPStatus, sink.stored())
+	if got.LastError != "" || got.IMAPFailures != 0 || got.IMAPLastUID != 3 || stored(t, mb.ID) != 3 {
+		t.Fatalf("state after recovery: %+v, stored %d", got.IMAPStatus, stored(t, mb.ID))
 	}
 }
 
 func TestIMAPWrongPasswordIsRecorded(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	p, svc := newPoller(t, newRecordingSink())
+	p, svc := newPoller(t, newCountingSink(t))
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "wrong", "seen", "")
 	if err := p.Poll(t.Context(), mb.ID); err == nil {
 		t.Fatal("poll with a wrong password returned nil")
@@ -279,7 +282,7 @@ func TestIMAPWrongPasswordIsRecorded(t *testing.T) {
 
 func TestIMAPOneSessionPerMailbox(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	unlock, ok, err := lockMailbox(t.Context(), p.DSN, mb.ID)
@@ -297,12 +300,12 @@ func TestIMAPOneSessionPerMailbox(t *testing.T) {
 
 func TestIMAPIdleTakesNewMail(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw", nil)
-	sink := newRecordingSink()
+	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	p.MaxIdleSessions = 1
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
-	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "before", uniq("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "before", unique("m")+"@example.org"))
 
 	idling := make(chan struct{}, 10)
 	p.idling = func() { idling <- struct{}{} }
@@ -315,12 +318,12 @@ func TestIMAPIdleTakesNewMail(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("session ended before idling: %v", err)
 	}
-	if sink.stored() != 1 {
-		t.Fatalf("stored %d before idling, want 1", sink.stored())
+	if stored(t, mb.ID) != 1 {
+		t.Fatalf("stored %d before idling, want 1", stored(t, mb.ID))
 	}
 	// The session is idling now; new mail must arrive without another poll.
-	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "during idle", uniq("m")+"@example.org"))
-	waitFor(t, func() bool { return sink.stored() == 2 })
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "during idle", unique("m")+"@example.org"))
+	waitFor(t, func() bool { return stored(t, mb.ID) == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("idle session ended with %v", err)
