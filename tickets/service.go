@@ -19,6 +19,11 @@ type Service struct {
 	Sends SendScheduler
 	// Hostname is the right-hand side of the Message-IDs we generate.
 	Hostname string
+	// Scheduler schedules snooze wake-ups and due-date reminders (tasks/); nil
+	// schedules nothing and leaves the work to the periodic sweepers.
+	Scheduler Scheduler
+	// Mailer queues notification e-mails; nil sends none.
+	Mailer NotificationMailer
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
