@@ -12,6 +12,8 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	Blobs   *tickets.Blobs
+	Send    SendConfig
 	// Ingester turns committed raw mail into tickets (nil: no ingest handler).
 	Ingester *mail.Ingester
 }
@@ -21,4 +23,5 @@ type Deps struct {
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerIngest(w, d)
+	registerSend(w, d)
 }
