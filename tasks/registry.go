@@ -3,6 +3,7 @@ package tasks
 import (
 	"log/slog"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -11,10 +12,15 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	// Messengers receives polled updates and holds the provider adapters.
+	Messengers *messengers.Receiver
+	// Blobs is the attachment store (outbound messenger files).
+	Blobs *tickets.Blobs
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerMessengers(w, d)
 }

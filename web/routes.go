@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	e := s.engine
 	e.GET("/healthz", s.healthz)
 	s.registerUI(e)
+	s.registerMessengerHooks(e)
 
 	api := e.Group("/api/v1", s.authenticate)
 	api.GET("/openapi.yaml", s.openapi)
@@ -24,6 +25,7 @@ func (s *Server) routes() {
 	admin.GET("/agents/:id", s.getAgent)
 
 	s.registerChannels(authed)
+	s.registerMessengers(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/migrations"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/tickets"
@@ -22,6 +23,8 @@ type app struct {
 	tickets *tickets.Service
 	tasks   *tasks.Client
 	blobs   *tickets.Blobs
+	// receiver is built on first use by messengerReceiver.
+	receiver *messengers.Receiver
 }
 
 func openApp(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (*app, error) {
