@@ -51,7 +51,7 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 			return nil, err
 		}
 	}
-	return t, nil
+	return t, s.notifyNewTicket(ctx, tx, t, in.CreatedBy)
 }
 
 // autoAssign applies the channel's assignment mode to a new ticket. This version
