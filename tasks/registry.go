@@ -12,15 +12,16 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	Blobs   *tickets.Blobs
+	Send    SendConfig
 	// Messengers receives polled updates and holds the provider adapters.
 	Messengers *messengers.Receiver
-	// Blobs is the attachment store (outbound messenger files).
-	Blobs *tickets.Blobs
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerSend(w, d)
 	registerMessengers(w, d)
 }

@@ -130,7 +130,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 }
 
 func (a *app) taskDeps() tasks.Deps {
-	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Messengers: a.messengerReceiver(), Blobs: a.blobs}
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
+		Messengers: a.messengerReceiver()}
 }
 
 // smtpRole returns the inbound SMTP server role.
