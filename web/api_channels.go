@@ -50,6 +50,9 @@ func (r *channelRequest) input() tickets.ChannelInput {
 type channelView struct {
 	*tickets.Channel
 	Members []memberJSON `json:"members"`
+	// Sidebar counts, in listings only: the default queue and what is unread in it for the caller.
+	OpenCount   *int64 `json:"open_count,omitempty"`
+	UnreadCount *int64 `json:"unread_count,omitempty"`
 }
 
 func (s *Server) channelView(c *gin.Context, ch *tickets.Channel) (*channelView, error) {
@@ -70,6 +73,11 @@ func (s *Server) listChannels(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	counts, err := s.tickets.ChannelCounts(c.Request.Context(), agent(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
 	out := make([]*channelView, 0, len(chs))
 	for i := range chs {
 		v, err := s.channelView(c, &chs[i])
@@ -77,6 +85,8 @@ func (s *Server) listChannels(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		n := counts[chs[i].ID]
+		v.OpenCount, v.UnreadCount = &n.OpenCount, &n.UnreadCount
 		out = append(out, v)
 	}
 	ok(c, listOf(out, ""))

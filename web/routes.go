@@ -16,6 +16,7 @@ func (s *Server) routes() {
 	authed := api.Group("", s.requireAgent)
 	authed.POST("/auth/logout", s.logout)
 	authed.GET("/me", s.me)
+	authed.PATCH("/me", s.updateMe)
 	authed.POST("/me/tokens", s.createToken)
 
 	admin := authed.Group("", s.requireAdmin)
@@ -24,6 +25,7 @@ func (s *Server) routes() {
 	admin.GET("/agents/:id", s.getAgent)
 
 	s.registerChannels(authed)
+	s.registerTickets(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {
