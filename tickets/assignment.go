@@ -56,7 +56,11 @@ func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket) error 
 		}
 	}
 	t.AssigneeID = pick
-	return RecordEvent(tx, t.ID, nil, "assigned", "", idString(pick), JSONMap{"auto": true, "mode": ch.AssignmentMode})
+	if err := RecordEvent(tx, t.ID, nil, "assigned", "", idString(pick), JSONMap{"auto": true, "mode": ch.AssignmentMode}); err != nil {
+		return err
+	}
+	return s.Notify(ctx, tx, Notification{AgentID: *pick, Kind: NotifyAssignment, TicketID: &t.ID,
+		Data: JSONMap{"auto": true, "subject": t.Subject}})
 }
 
 // pickAvailable chooses among available members for round_robin and least_open.
@@ -111,10 +115,4 @@ func openOf(cands []struct {
 		}
 	}
 	return 0
-}
-
-// notifyAssigned tells agentID that ticket t is now theirs.
-func (s *Service) notifyAssigned(ctx context.Context, t *Ticket, agentID int64, by *int64) {
-	s.Publisher.Publish(ctx, LiveEvent{Kind: "ticket.assigned", ChannelID: t.ChannelID, TicketID: t.ID, AgentID: agentID,
-		Data: map[string]any{"by": by}})
 }

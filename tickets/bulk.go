@@ -32,7 +32,7 @@ func (s *Service) BulkUpdate(ctx context.Context, a *Agent, ids []int64, c Ticke
 		return nil, err
 	}
 	var out []*TicketUpdate
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Transact(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var ts []Ticket
 		err := tx.Scopes(ChannelScope(a, "tickets.channel_id")).Clauses(lockForUpdate).
 			Where("tickets.id IN ?", ids).Order("tickets.id").Find(&ts).Error
@@ -61,9 +61,6 @@ func (s *Service) BulkUpdate(ctx context.Context, a *Agent, ids []int64, c Ticke
 	})
 	if err != nil {
 		return nil, err
-	}
-	for _, up := range out {
-		s.afterUpdate(ctx, a, up)
 	}
 	return out, nil
 }

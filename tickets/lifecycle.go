@@ -51,7 +51,7 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 			return nil, err
 		}
 	}
-	return t, nil
+	return t, s.notifyNewTicket(ctx, tx, t, in.CreatedBy)
 }
 
 // AddInboundMessage stores a customer's message on ticket t inside tx and applies

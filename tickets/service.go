@@ -14,6 +14,11 @@ type Service struct {
 	// Publisher receives live events (new ticket, new message, changes). Never nil
 	// after NewService.
 	Publisher Publisher
+	// Scheduler schedules snooze wake-ups and due-date reminders (tasks/); nil
+	// schedules nothing and leaves the work to the periodic sweepers.
+	Scheduler Scheduler
+	// Mailer queues notification e-mails; nil sends none.
+	Mailer NotificationMailer
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }

@@ -59,8 +59,6 @@ type TicketUpdate struct {
 	Warnings []string
 	// Changed lists the fields that actually changed.
 	Changed []string
-	// assignedTo is the new assignee when the assignee changed to someone.
-	assignedTo *int64
 }
 
 // normalise validates c and puts it in stored form.
@@ -105,13 +103,13 @@ func (c *TicketChange) normalise() error {
 }
 
 // UpdateTicket applies c to ticket id in one transaction, recording an event per
-// changed field, then publishes ticket.updated and notifies a new assignee.
+// changed field and notifying a new assignee; ticket.updated goes out after commit.
 func (s *Service) UpdateTicket(ctx context.Context, a *Agent, id int64, c TicketChange) (*TicketUpdate, error) {
 	if err := c.normalise(); err != nil {
 		return nil, err
 	}
 	var up *TicketUpdate
-	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Transact(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		var t Ticket
 		err := tx.Scopes(ChannelScope(a, "tickets.channel_id")).Clauses(lockForUpdate).
 			Where("tickets.id = ?", id).Take(&t).Error
@@ -124,7 +122,6 @@ func (s *Service) UpdateTicket(ctx context.Context, a *Agent, id int64, c Ticket
 	if err != nil {
 		return nil, err
 	}
-	s.afterUpdate(ctx, a, up)
 	return up, nil
 }
 
@@ -194,7 +191,13 @@ func (s *Service) applyChange(ctx context.Context, tx *gorm.DB, a *Agent, t *Tic
 		}
 		updates["assignee_id"] = to
 		t.AssigneeID = to
-		up.assignedTo = to
+		if to != nil && *to != a.ID {
+			err := s.Notify(ctx, tx, Notification{AgentID: *to, Kind: NotifyAssignment, TicketID: &t.ID,
+				Data: JSONMap{"by": a.ID, "by_name": a.Name, "subject": t.Subject}})
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	if c.DueAt != nil && !sameTime(*c.DueAt, t.DueAt) {
 		to := *c.DueAt
@@ -240,21 +243,9 @@ func (s *Service) applyChange(ctx context.Context, tx *gorm.DB, a *Agent, t *Tic
 	if err := tx.Model(&Ticket{}).Where("id = ?", t.ID).Updates(updates).Error; err != nil {
 		return nil, fmt.Errorf("update ticket %d: %w", t.ID, err)
 	}
-	return up, nil
-}
-
-// afterUpdate runs once the change is committed: live update, then a notification
-// to a new assignee other than the agent who made the change.
-func (s *Service) afterUpdate(ctx context.Context, a *Agent, up *TicketUpdate) {
-	if up == nil || len(up.Changed) == 0 {
-		return
-	}
-	t := up.Ticket
-	s.Publisher.Publish(ctx, LiveEvent{Kind: "ticket.updated", ChannelID: t.ChannelID, TicketID: t.ID, AgentID: a.ID,
+	s.PublishAfterCommit(ctx, LiveEvent{Kind: "ticket.updated", ChannelID: t.ChannelID, TicketID: t.ID, AgentID: a.ID,
 		Data: map[string]any{"changed": up.Changed}})
-	if up.assignedTo != nil && *up.assignedTo != a.ID {
-		s.notifyAssigned(ctx, t, *up.assignedTo, &a.ID)
-	}
+	return up, nil
 }
 
 // assignable returns a validation error unless agentID is an active member of the

@@ -335,6 +335,13 @@ func TestTicketPatch(t *testing.T) {
 		if it.AssigneeID != nil {
 			t.Fatalf("unassign: %+v", it)
 		}
+		// Assigned by someone else: the new assignee is notified, once, in the same transaction.
+		admin.must(200, "PATCH", path(tk.ID, ""), map[string]any{"assignee_id": anna.ID}, nil)
+		var notes int64
+		h.svc.DB.Table("notifications").Where("agent_id = ? AND ticket_id = ? AND kind = 'assignment'", anna.ID, tk.ID).Count(&notes)
+		if notes != 1 {
+			t.Fatalf("%d assignment notifications (self-assignment must not notify)", notes)
+		}
 	})
 	t.Run("fields_and_events", func(t *testing.T) {
 		tk := h.inbound(ch, "Fields", "x", uniq("f")+"@example.com", "")

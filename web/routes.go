@@ -23,9 +23,11 @@ func (s *Server) routes() {
 	admin.GET("/agents", s.listAgents)
 	admin.POST("/agents", s.createAgent)
 	admin.GET("/agents/:id", s.getAgent)
+	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
 	s.registerTickets(authed)
+	s.registerWorkflow(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {
