@@ -81,6 +81,9 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 	updates := map[string]any{"last_activity_at": now, "updated_at": now, "activity_seq": gorm.Expr("activity_seq + 1")}
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
+		if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
+			return err
+		}
 	}
 	if t.Status == StatusResolved || t.Status == StatusPending {
 		updates["status"] = StatusOpen
