@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/postdesk/postdesk/mail"
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -16,6 +17,8 @@ type Deps struct {
 	Send    SendConfig
 	// Ingester turns committed raw mail into tickets (nil: no ingest handler).
 	Ingester *mail.Ingester
+	// Messengers receives polled updates and holds the provider adapters.
+	Messengers *messengers.Receiver
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -24,4 +27,5 @@ func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerIngest(w, d)
 	registerSend(w, d)
+	registerMessengers(w, d)
 }

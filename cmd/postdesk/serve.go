@@ -79,7 +79,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log})
+			Blobs: a.blobs, Log: log, Messengers: a.messengerReceiver()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
@@ -133,7 +133,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log}}
+		Ingester:   &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log},
+		Messengers: a.messengerReceiver()}
 }
 
 // smtpRole returns the inbound SMTP (and optional LMTP) server role. Listeners are
