@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/postdesk/postdesk/tickets"
 )
@@ -11,10 +12,14 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	// DueLead is how long before a due date its reminder goes out (0: one hour).
+	DueLead time.Duration
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerSnooze(w, d)
+	registerDue(w, d)
 }
