@@ -155,4 +155,3 @@ func runMigrate(ctx context.Context, args []string) error {
 	fmt.Println("migrations applied")
 	return nil
 }
-
