@@ -12,6 +12,8 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	Blobs   *tickets.Blobs
+	Send    SendConfig
 	// DueLead is how long before a due date its reminder goes out (0: one hour).
 	DueLead time.Duration
 }
@@ -20,6 +22,7 @@ type Deps struct {
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerSend(w, d)
 	registerSnooze(w, d)
 	registerDue(w, d)
 }

@@ -130,7 +130,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 }
 
 func (a *app) taskDeps() tasks.Deps {
-	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, DueLead: a.cfg.DueLead}
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
+		DueLead: a.cfg.DueLead}
 }
 
 // smtpRole returns the inbound SMTP server role.
