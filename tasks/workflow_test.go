@@ -100,11 +100,11 @@ func (f *fixture) notifications(agentID, ticketID int64, kind string) int64 {
 	return n
 }
 
-// eventually polls cond for up to 30 s (asynq moves scheduled tasks every few
+// eventually polls cond for up to 60 s (asynq moves scheduled tasks every few
 // seconds); it does not measure time, only waits for an outcome.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
