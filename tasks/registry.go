@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -14,6 +15,8 @@ type Deps struct {
 	Log     *slog.Logger
 	Blobs   *tickets.Blobs
 	Send    SendConfig
+	// Messengers receives polled updates and holds the provider adapters.
+	Messengers *messengers.Receiver
 	// DueLead is how long before a due date its reminder goes out (0: one hour).
 	DueLead time.Duration
 }
@@ -23,6 +26,7 @@ type Deps struct {
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerSend(w, d)
+	registerMessengers(w, d)
 	registerSnooze(w, d)
 	registerDue(w, d)
 }

@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log})
+			Blobs: a.blobs, Log: log, Messengers: a.messengerReceiver()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
@@ -131,7 +131,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		DueLead: a.cfg.DueLead}
+		Messengers: a.messengerReceiver(), DueLead: a.cfg.DueLead}
 }
 
 // smtpRole returns the inbound SMTP server role.
