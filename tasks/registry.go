@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/messengers"
@@ -19,6 +20,8 @@ type Deps struct {
 	Ingester *mail.Ingester
 	// Messengers receives polled updates and holds the provider adapters.
 	Messengers *messengers.Receiver
+	// DueLead is how long before a due date its reminder goes out (0: one hour).
+	DueLead time.Duration
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -28,4 +31,6 @@ func Register(w *Worker, d Deps) {
 	registerIngest(w, d)
 	registerSend(w, d)
 	registerMessengers(w, d)
+	registerSnooze(w, d)
+	registerDue(w, d)
 }

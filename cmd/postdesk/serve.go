@@ -133,8 +133,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		Ingester:   &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log},
-		Messengers: a.messengerReceiver()}
+		Messengers: a.messengerReceiver(), DueLead: a.cfg.DueLead,
+		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log}}
 }
 
 // smtpRole returns the inbound SMTP (and optional LMTP) server role. Listeners are
