@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	admin.GET("/agents/:id", s.getAgent)
 
 	s.registerChannels(authed)
+	s.registerLive(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {
