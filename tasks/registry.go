@@ -11,10 +11,13 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	Blobs   *tickets.Blobs
+	Send    SendConfig
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerSend(w, d)
 }

@@ -151,3 +151,67 @@ func (s *Service) SetPassword(ctx context.Context, agentID int64, password strin
 		return tx.Where("agent_id = ?", agentID).Delete(&Session{}).Error
 	})
 }
+
+// AgentUpdate is an admin's change to an agent; nil fields stay unchanged.
+type AgentUpdate struct {
+	Name     *string
+	Role     *string
+	Disabled *bool
+}
+
+// UpdateAgent changes an agent's name, role or disabled state (admins only). An
+// admin cannot demote or disable themselves, so an install never loses its last way in.
+func (s *Service) UpdateAgent(ctx context.Context, by *Agent, id int64, in AgentUpdate) (*Agent, error) {
+	if !by.IsAdmin() {
+		return nil, ErrForbidden
+	}
+	var v Validator
+	if in.Name != nil {
+		n := strings.TrimSpace(*in.Name)
+		in.Name = &n
+		v.Check(n != "", "name", "is required")
+		v.MaxLen(n, 200, "name")
+	}
+	if in.Role != nil {
+		v.Check(*in.Role == RoleAdmin || *in.Role == RoleAgent, "role", "must be admin or agent")
+		v.Check(by.ID != id || *in.Role == RoleAdmin, "role", "you cannot demote yourself")
+	}
+	if in.Disabled != nil {
+		v.Check(by.ID != id || !*in.Disabled, "disabled", "you cannot disable yourself")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	var a Agent
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Set("gorm:query_option", "FOR UPDATE").Take(&a, id).Error; err != nil {
+			return notFound(err, "agent %d", id)
+		}
+		upd := map[string]any{"updated_at": s.now()}
+		if in.Name != nil {
+			upd["name"] = *in.Name
+		}
+		if in.Role != nil {
+			upd["role"] = *in.Role
+		}
+		if in.Disabled != nil {
+			if *in.Disabled {
+				upd["disabled_at"] = s.now()
+				// A disabled agent's sessions and tokens stop working at once.
+				if err := tx.Where("agent_id = ?", id).Delete(&Session{}).Error; err != nil {
+					return err
+				}
+			} else {
+				upd["disabled_at"] = nil
+			}
+		}
+		if err := tx.Model(&a).Updates(upd).Error; err != nil {
+			return fmt.Errorf("update agent %d: %w", id, err)
+		}
+		return tx.Take(&a, id).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}

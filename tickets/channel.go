@@ -314,3 +314,19 @@ func channelWriteError(err error) error {
 	}
 	return fmt.Errorf("write channel: %w", err)
 }
+
+// MembersOf returns the members of several channels in one query, keyed by channel.
+func (s *Service) MembersOf(ctx context.Context, channelIDs []int64) (map[int64][]ChannelMember, error) {
+	out := make(map[int64][]ChannelMember, len(channelIDs))
+	if len(channelIDs) == 0 {
+		return out, nil
+	}
+	var ms []ChannelMember
+	if err := s.DB.WithContext(ctx).Where("channel_id IN ?", channelIDs).Order("channel_id, agent_id").Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("channel members: %w", err)
+	}
+	for _, m := range ms {
+		out[m.ChannelID] = append(out[m.ChannelID], m)
+	}
+	return out, nil
+}

@@ -51,7 +51,7 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 			return nil, err
 		}
 	}
-	return t, nil
+	return t, s.notifyNewTicket(ctx, tx, t, in.CreatedBy)
 }
 
 // autoAssign applies the channel's assignment mode to a new ticket. This version
@@ -97,6 +97,9 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 	updates := map[string]any{"last_activity_at": now, "updated_at": now}
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
+		if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
+			return err
+		}
 	}
 	if t.Status == StatusResolved || t.Status == StatusPending {
 		updates["status"] = StatusOpen

@@ -36,6 +36,7 @@ type Mailbox struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	HasIMAPPasswd  bool      `json:"imap_password_set" gorm:"-"`
 	HasSMTPPasswd  bool      `json:"smtp_password_set" gorm:"-"`
+	IMAPStatus
 }
 
 // AfterFind fills the password-set flags so clients know a secret exists.

@@ -50,3 +50,29 @@ func (s *Server) getAgent(c *gin.Context) {
 	}
 	ok(c, a)
 }
+
+type agentUpdateRequest struct {
+	Name     Opt[string] `json:"name"`
+	Role     Opt[string] `json:"role"`
+	Disabled Opt[bool]   `json:"disabled"`
+}
+
+func (s *Server) updateAgent(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var req agentUpdateRequest
+	if err := decode(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	a, err := s.tickets.UpdateAgent(c.Request.Context(), agent(c), id, tickets.AgentUpdate{
+		Name: req.Name.Ptr(), Role: req.Role.Ptr(), Disabled: req.Disabled.Ptr()})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c, a)
+}

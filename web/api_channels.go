@@ -53,15 +53,32 @@ type channelView struct {
 }
 
 func (s *Server) channelView(c *gin.Context, ch *tickets.Channel) (*channelView, error) {
-	ms, err := s.tickets.Members(c.Request.Context(), ch.ID)
+	views, err := s.channelViews(c, []tickets.Channel{*ch})
 	if err != nil {
 		return nil, err
 	}
-	v := &channelView{Channel: ch, Members: []memberJSON{}}
-	for _, m := range ms {
-		v.Members = append(v.Members, memberJSON{AgentID: m.AgentID, Role: m.Role})
+	return views[0], nil
+}
+
+// channelViews attaches members to channels with one query for all of them.
+func (s *Server) channelViews(c *gin.Context, chs []tickets.Channel) ([]*channelView, error) {
+	ids := make([]int64, len(chs))
+	for i := range chs {
+		ids[i] = chs[i].ID
 	}
-	return v, nil
+	members, err := s.tickets.MembersOf(c.Request.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*channelView, 0, len(chs))
+	for i := range chs {
+		v := &channelView{Channel: &chs[i], Members: []memberJSON{}}
+		for _, m := range members[chs[i].ID] {
+			v.Members = append(v.Members, memberJSON{AgentID: m.AgentID, Role: m.Role})
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func (s *Server) listChannels(c *gin.Context) {
@@ -70,14 +87,10 @@ func (s *Server) listChannels(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out := make([]*channelView, 0, len(chs))
-	for i := range chs {
-		v, err := s.channelView(c, &chs[i])
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		out = append(out, v)
+	out, err := s.channelViews(c, chs)
+	if err != nil {
+		fail(c, err)
+		return
 	}
 	ok(c, listOf(out, ""))
 }

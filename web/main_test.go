@@ -19,13 +19,13 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // harness is a running API on the package's database.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	svc *tickets.Service
 	web *Server
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	db := testenv.DB(t)
 	svc := tickets.NewService(db)
@@ -65,7 +65,7 @@ func (h *harness) anon() *apiClient {
 }
 
 type apiClient struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 	csrf  string
@@ -78,7 +78,7 @@ type response struct {
 	Header http.Header
 }
 
-func (r *response) json(t *testing.T, v any) {
+func (r *response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -86,7 +86,7 @@ func (r *response) json(t *testing.T, v any) {
 }
 
 // errCode returns error.code of an error response.
-func (r *response) errCode(t *testing.T) string {
+func (r *response) errCode(t testing.TB) string {
 	var e struct {
 		Error apiError `json:"error"`
 	}
@@ -94,7 +94,7 @@ func (r *response) errCode(t *testing.T) string {
 	return e.Error.Code
 }
 
-func (r *response) errFields(t *testing.T) map[string]string {
+func (r *response) errFields(t testing.TB) map[string]string {
 	var e struct {
 		Error apiError `json:"error"`
 	}

@@ -22,8 +22,10 @@ func (s *Server) routes() {
 	admin.GET("/agents", s.listAgents)
 	admin.POST("/agents", s.createAgent)
 	admin.GET("/agents/:id", s.getAgent)
+	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerWorkflow(authed)
 	s.registerLive(authed)
 }
 

@@ -136,7 +136,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 }
 
 func (a *app) taskDeps() tasks.Deps {
-	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log}
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig}
 }
 
 // smtpRole returns the inbound SMTP server role.

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,7 @@ func createFromTemplate(ctx context.Context, name string) error {
 			return fmt.Errorf("rename template: %w", err)
 		}
 	}
+	dropStale(ctx, conn)
 	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize())
 	_, err = conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY",
 		pgx.Identifier{name}.Sanitize(), pgx.Identifier{tmpl}.Sanitize()))
@@ -232,6 +234,34 @@ func createFromTemplate(ctx context.Context, name string) error {
 		return fmt.Errorf("clone template: %w", err)
 	}
 	return nil
+}
+
+// dropStale removes package databases left behind by test processes that died
+// before their cleanup ran (the name ends in the owner's pid).
+func dropStale(ctx context.Context, conn *pgx.Conn) {
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'pdt\_%' AND datname NOT LIKE 'pdt\_template\_%'`)
+	if err != nil {
+		return
+	}
+	var stale []string
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) != nil {
+			continue
+		}
+		i := strings.LastIndexByte(name, '_')
+		pid, err := strconv.Atoi(name[i+1:])
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			stale = append(stale, name)
+		}
+	}
+	rows.Close()
+	for _, name := range stale {
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
 }
 
 func dropDatabase(ctx context.Context, name string) {

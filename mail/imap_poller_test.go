@@ -1,0 +1,343 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/postdesk/postdesk/internal/testenv"
+)
+
+func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	for i := range 3 {
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("first ", i), unique("m")+"@example.org"))
+	}
+
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sink.callCount() != 3 || stored(t, mb.ID) != 3 {
+		t.Fatalf("first poll: %d calls, %d stored; want 3, 3", sink.callCount(), stored(t, mb.ID))
+	}
+	for uid, f := range u.flags("INBOX") {
+		if !hasFlag(f, imap.FlagSeen) {
+			t.Fatalf("uid %d not flagged \\Seen after it was stored: %v", uid, f)
+		}
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if got.IMAPLastUID != 3 || got.IMAPUIDValidity == 0 || got.LastSuccessAt == nil || got.LastError != "" {
+		t.Fatalf("state after first poll: %+v", got.IMAPStatus)
+	}
+
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "second", unique("m")+"@example.org"))
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sink.callCount() != 4 || stored(t, mb.ID) != 4 {
+		t.Fatalf("second poll re-read old mail or missed new: %d calls, %d stored; want 4, 4", sink.callCount(), stored(t, mb.ID))
+	}
+	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 4 {
+		t.Fatalf("last uid = %d, want 4", got.IMAPLastUID)
+	}
+
+	// Nothing new: nothing fetched.
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sink.callCount() != 4 {
+		t.Fatalf("idle poll fetched %d messages", sink.callCount()-4)
+	}
+}
+
+func TestIMAPFirstSyncLeavesReadMail(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	u.appendMail("INBOX", testMail("old@example.org", mb.Address, "read long ago", unique("m")+"@example.org"), imap.FlagSeen)
+	u.appendMail("INBOX", testMail("new@example.org", mb.Address, "unread", unique("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("old@example.org", mb.Address, "read too", unique("m")+"@example.org"), imap.FlagSeen)
+
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stored(t, mb.ID) != 1 || sink.callCount() != 1 {
+		t.Fatalf("first sync stored %d (calls %d); want only the unread mail", stored(t, mb.ID), sink.callCount())
+	}
+	// The read mail above the unread one must not come in on the next poll either.
+	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 3 {
+		t.Fatalf("last uid after first sync = %d, want 3", got.IMAPLastUID)
+	}
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sink.callCount() != 1 {
+		t.Fatalf("second poll fetched %d old messages", sink.callCount()-1)
+	}
+}
+
+func TestIMAPUIDValidityReset(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	a := testMail("ann@example.org", mb.Address, "one", unique("m")+"@example.org")
+	b := testMail("bob@example.org", mb.Address, "two", unique("m")+"@example.org")
+	u.appendMail("INBOX", a)
+	u.appendMail("INBOX", b)
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	before := reloadMailbox(t, svc, mb.ID)
+
+	// The server rebuilds the folder: same mail (flags kept), new UIDVALIDITY, UIDs
+	// from 1 again, plus one new unread mail.
+	if err := u.c.Delete("INBOX").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.c.Create("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	u.appendMail("INBOX", a, imap.FlagSeen)
+	u.appendMail("INBOX", b, imap.FlagSeen)
+	c := testMail("cid@example.org", mb.Address, "three", unique("m")+"@example.org")
+	u.appendMail("INBOX", c)
+
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	after := reloadMailbox(t, svc, mb.ID)
+	if after.IMAPUIDValidity == before.IMAPUIDValidity {
+		t.Fatalf("uidvalidity not updated: %d", after.IMAPUIDValidity)
+	}
+	if after.IMAPLastUID != 3 {
+		t.Fatalf("last uid after re-sync = %d, want 3", after.IMAPLastUID)
+	}
+	if sink.callCount() != 3 || stored(t, mb.ID) != 3 {
+		t.Fatalf("re-sync: %d calls, %d stored; want only the new mail fetched (3, 3)", sink.callCount(), stored(t, mb.ID))
+	}
+	if got := storedRaw(t, mb.ID, after.IMAPUIDValidity, 3); got != c {
+		t.Fatalf("re-sync stored %q under the new uidvalidity, want the new mail", got)
+	}
+	// A UID lower than the old last UID is new in the new generation.
+	u.appendMail("INBOX", testMail("dan@example.org", mb.Address, "four", unique("m")+"@example.org"))
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stored(t, mb.ID) != 4 {
+		t.Fatalf("mail after re-sync not fetched: %d stored", stored(t, mb.ID))
+	}
+}
+
+// A crash after the mail is committed but before it is flagged must neither lose
+// nor duplicate it: the next poll fetches it again, the sink answers with the
+// existing id, and only then is it flagged.
+func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	// A first poll of the empty folder records a position, so the crash hits the
+	// incremental path.
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("mail ", i), unique("m")+"@example.org"))
+	}
+
+	ctx, crash := context.WithCancel(t.Context())
+	// The process dies right after message 4 is committed.
+	sink.in.Enqueue = func(ctx context.Context, id int64) error {
+		var uid int64
+		testenv.DB(t).Raw(`SELECT imap_uid FROM inbound_mails WHERE id = ?`, id).Scan(&uid)
+		if uid == 4 {
+			crash()
+		}
+		return nil
+	}
+	_ = p.Poll(ctx, mb.ID)
+	for uid, f := range u.flags("INBOX") {
+		if hasFlag(f, imap.FlagSeen) {
+			t.Fatalf("uid %d flagged \\Seen although the session died before flagging", uid)
+		}
+	}
+	if n := stored(t, mb.ID); n != 4 {
+		t.Fatalf("%d mails committed before the crash, want 4", n)
+	}
+	sink.in.Enqueue = nil
+
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stored(t, mb.ID) != 5 {
+		t.Fatalf("after restart %d mails stored, want 5, each once", stored(t, mb.ID))
+	}
+	for uid, f := range u.flags("INBOX") {
+		if !hasFlag(f, imap.FlagSeen) {
+			t.Fatalf("uid %d not flagged after restart", uid)
+		}
+	}
+	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 5 {
+		t.Fatalf("last uid = %d, want 5", got.IMAPLastUID)
+	}
+}
+
+func TestIMAPMoveAfterStore(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "move", "Processed")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	if err := u.c.Create("Processed", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "read already", unique("m")+"@example.org"), imap.FlagSeen)
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "new", unique("m")+"@example.org"))
+
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if stored(t, mb.ID) != 2 {
+		t.Fatalf("move mode takes everything in the folder: stored %d, want 2", stored(t, mb.ID))
+	}
+	if n := len(u.flags("INBOX")); n != 0 {
+		t.Fatalf("%d messages left in INBOX after move", n)
+	}
+	if n := len(u.flags("Processed")); n != 2 {
+		t.Fatalf("%d messages in Processed, want 2", n)
+	}
+}
+
+func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("mail ", i), unique("m")+"@example.org"))
+	}
+	sink.fail = func(a Arrival) error {
+		if a.IMAPUID == 2 {
+			return errors.New("database is down")
+		}
+		return nil
+	}
+	if err := p.Poll(t.Context(), mb.ID); err == nil {
+		t.Fatal("poll with a failing store returned nil")
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if got.LastError == "" || got.IMAPFailures != 1 || got.IMAPLastUID != 1 {
+		t.Fatalf("state after failure: %+v", got.IMAPStatus)
+	}
+	flags := u.flags("INBOX")
+	if !hasFlag(flags[1], imap.FlagSeen) || hasFlag(flags[2], imap.FlagSeen) || hasFlag(flags[3], imap.FlagSeen) {
+		t.Fatalf("flags after failure: %v", flags)
+	}
+	if IMAPDue(got, *got.LastPolledAt) {
+		t.Fatal("a failed mailbox is due again at once")
+	}
+	if !IMAPDue(got, got.LastPolledAt.Add(IMAPBackoff(1))) {
+		t.Fatal("a failed mailbox is not due after its backoff")
+	}
+
+	sink.fail = nil
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	got = reloadMailbox(t, svc, mb.ID)
+	if got.LastError != "" || got.IMAPFailures != 0 || got.IMAPLastUID != 3 || stored(t, mb.ID) != 3 {
+		t.Fatalf("state after recovery: %+v, stored %d", got.IMAPStatus, stored(t, mb.ID))
+	}
+}
+
+func TestIMAPWrongPasswordIsRecorded(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	p, svc := newPoller(t, newCountingSink(t))
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "wrong", "seen", "")
+	if err := p.Poll(t.Context(), mb.ID); err == nil {
+		t.Fatal("poll with a wrong password returned nil")
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if got.LastError == "" || got.IMAPFailures != 1 || got.LastSuccessAt != nil {
+		t.Fatalf("state after failed login: %+v", got.IMAPStatus)
+	}
+}
+
+func TestIMAPOneSessionPerMailbox(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	unlock, ok, err := lockMailbox(t.Context(), p.DSN, mb.ID)
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	if err := p.Poll(t.Context(), mb.ID); !errors.Is(err, ErrMailboxBusy) {
+		t.Fatalf("poll of a locked mailbox: %v, want ErrMailboxBusy", err)
+	}
+	unlock()
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatalf("poll after unlock: %v", err)
+	}
+}
+
+func TestIMAPIdleTakesNewMail(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw", nil)
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	p.MaxIdleSessions = 1
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "before", unique("m")+"@example.org"))
+
+	idling := make(chan struct{}, 10)
+	p.idling = func() { idling <- struct{}{} }
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Poll(ctx, mb.ID) }()
+	select {
+	case <-idling:
+	case err := <-done:
+		t.Fatalf("session ended before idling: %v", err)
+	}
+	if stored(t, mb.ID) != 1 {
+		t.Fatalf("stored %d before idling, want 1", stored(t, mb.ID))
+	}
+	// The session is idling now; new mail must arrive without another poll.
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "during idle", unique("m")+"@example.org"))
+	waitFor(t, func() bool { return stored(t, mb.ID) == 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("idle session ended with %v", err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a generous limit.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached")
+}

@@ -1,0 +1,246 @@
+package mail
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+	"gorm.io/gorm"
+
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// Sources of raw mail.
+const (
+	SourceSMTP = "smtp"
+	SourceLMTP = "lmtp"
+	SourceIMAP = "imap"
+)
+
+// InlineRawLimit is the largest mail kept in the inbound_mails row itself; larger
+// mails go to the blob store. Small mails then cost one Postgres commit and no
+// extra fsync, which is what keeps the SMTP 250 fast.
+const InlineRawLimit = 64 << 10
+
+// ErrMailTooLarge is returned by Accept when the mail exceeds Intake.MaxSize.
+var ErrMailTooLarge = errors.New("mail too large")
+
+// Arrival describes where a raw mail came from.
+type Arrival struct {
+	// MailboxIDs are the mailboxes the mail was addressed to (at least one).
+	MailboxIDs   []int64
+	Source       string // smtp, lmtp or imap
+	EnvelopeFrom string
+	// The IMAP coordinates; zero for SMTP and LMTP. (IMAPMailboxID, IMAPUIDValidity,
+	// IMAPUID) identifies a message once: accepting it again returns the same id.
+	IMAPMailboxID, IMAPUIDValidity, IMAPUID int64
+}
+
+// Intake commits raw mail durably and schedules its ingest.
+type Intake struct {
+	DB    *gorm.DB
+	Blobs *tickets.Blobs
+	// Enqueue schedules the ingest of inbound mail id. It may be nil (the sweeper
+	// picks the row up); its failure is logged, never returned, for the same reason.
+	Enqueue func(ctx context.Context, id int64) error
+	// MaxSize is the largest accepted mail in bytes; <= 0 means no limit.
+	MaxSize int64
+	Log     *slog.Logger
+}
+
+// Accept stores the raw mail read from r and returns the inbound_mails id. When it
+// returns nil the mail is committed (the row in Postgres, a large body fsynced in the
+// blob store) and may be acknowledged. At most InlineRawLimit bytes are held in
+// memory; larger mails are streamed to the blob store.
+func (in *Intake) Accept(ctx context.Context, m Arrival, r io.Reader) (int64, error) {
+	if len(m.MailboxIDs) == 0 {
+		return 0, errors.New("accept mail: no mailbox")
+	}
+	switch m.Source {
+	case SourceSMTP, SourceLMTP, SourceIMAP:
+	default:
+		return 0, fmt.Errorf("accept mail: unknown source %q", m.Source)
+	}
+	isIMAP := m.Source == SourceIMAP && m.IMAPUID > 0
+	db := in.DB.WithContext(ctx)
+	if isIMAP {
+		// Skip reading the body at all when the message is already stored.
+		if id, ok, err := in.imapExisting(db, m); err != nil || ok {
+			return id, err
+		}
+	}
+
+	// Read up to the inline limit; a mail that fits stays in memory only once.
+	br := bufio.NewReaderSize(r, 32<<10)
+	head, err := io.ReadAll(io.LimitReader(br, InlineRawLimit+1))
+	if err != nil {
+		return 0, fmt.Errorf("accept mail: read: %w", err)
+	}
+	var raw []byte
+	var sum *string
+	size := int64(len(head))
+	if len(head) <= InlineRawLimit {
+		if in.MaxSize > 0 && size > in.MaxSize {
+			return 0, ErrMailTooLarge
+		}
+		raw = head
+	} else {
+		s, n, err := in.Blobs.Put(io.MultiReader(bytes.NewReader(head), br), in.MaxSize)
+		if errors.Is(err, tickets.ErrTooLarge) {
+			return 0, ErrMailTooLarge
+		}
+		if err != nil {
+			return 0, fmt.Errorf("accept mail: store blob: %w", err)
+		}
+		sum, size = &s, n
+	}
+
+	var imapMailbox, uidValidity, uid any
+	if isIMAP {
+		imapMailbox, uidValidity, uid = m.IMAPMailboxID, m.IMAPUIDValidity, m.IMAPUID
+	}
+	var id int64
+	res := db.Raw(`INSERT INTO inbound_mails (mailbox_ids, source, envelope_from, raw, raw_sha256, size,
+			imap_mailbox_id, imap_uidvalidity, imap_uid)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (imap_mailbox_id, imap_uidvalidity, imap_uid) WHERE imap_uid IS NOT NULL DO NOTHING
+		RETURNING id`,
+		idList(m.MailboxIDs), m.Source, truncateString(m.EnvelopeFrom, 320), raw, sum, size, imapMailbox, uidValidity, uid).Scan(&id)
+	if res.Error != nil {
+		return 0, fmt.Errorf("accept mail: insert: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		// Another poller stored the same IMAP message between our check and insert.
+		existing, ok, err := in.imapExisting(db, m)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return 0, errors.New("accept mail: insert returned no row")
+		}
+		return existing, nil
+	}
+	in.enqueue(ctx, id)
+	return id, nil
+}
+
+func (in *Intake) imapExisting(db *gorm.DB, m Arrival) (int64, bool, error) {
+	var ids []int64
+	err := db.Raw(`SELECT id FROM inbound_mails
+		WHERE imap_mailbox_id = ? AND imap_uidvalidity = ? AND imap_uid = ?`,
+		m.IMAPMailboxID, m.IMAPUIDValidity, m.IMAPUID).Scan(&ids).Error
+	if err != nil {
+		return 0, false, fmt.Errorf("accept mail: look up imap uid: %w", err)
+	}
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	return ids[0], true, nil
+}
+
+func (in *Intake) enqueue(ctx context.Context, id int64) {
+	if in.Enqueue == nil {
+		return
+	}
+	// The mail is committed; a slow or dead Redis must not fail the SMTP reply.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := in.Enqueue(ctx, id); err != nil && in.Log != nil {
+		in.Log.Warn("enqueue ingest; the sweeper will retry", "inbound_mail_id", id, "err", err)
+	}
+}
+
+// ResolveRecipient maps an envelope recipient to a configured mailbox: the match is
+// case-insensitive and a "+tag" in the local part is ignored, so box+x@example.com
+// reaches box@example.com. ok is false for addresses that are not ours.
+func (in *Intake) ResolveRecipient(ctx context.Context, addr string) (int64, bool, error) {
+	addr = NormaliseRecipient(addr)
+	if addr == "" {
+		return 0, false, nil
+	}
+	var ids []int64
+	err := in.DB.WithContext(ctx).Raw(`SELECT id FROM mailboxes WHERE address = ?`, addr).Scan(&ids).Error
+	if err != nil {
+		return 0, false, fmt.Errorf("resolve recipient %q: %w", addr, err)
+	}
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	return ids[0], true, nil
+}
+
+// NormaliseRecipient lower-cases an address and drops a "+tag" sub-address.
+func NormaliseRecipient(addr string) string {
+	addr = strings.ToLower(strings.Trim(strings.TrimSpace(addr), "<>"))
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return ""
+	}
+	local, domain := addr[:at], addr[at+1:]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	return local + "@" + domain
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// idList maps a Go slice to a Postgres bigint[] parameter; gorm would otherwise
+// expand a plain slice into an IN-style list.
+type idList []int64
+
+// Value implements driver.Valuer; pgx encodes the slice as bigint[].
+func (l idList) Value() (driver.Value, error) {
+	if l == nil {
+		return []int64{}, nil
+	}
+	return []int64(l), nil
+}
+
+// Scan implements sql.Scanner.
+func (l *idList) Scan(src any) error {
+	var out []int64
+	if err := pgTypes.SQLScanner(&out).Scan(src); err != nil {
+		return fmt.Errorf("scan bigint[]: %w", err)
+	}
+	*l = out
+	return nil
+}
+
+var pgTypes = pgtype.NewMap()
+
+// OpenRaw returns the raw bytes of inbound mail id, from the row or the blob store.
+func (in *Intake) OpenRaw(ctx context.Context, id int64) (io.ReadCloser, error) {
+	var row struct {
+		Raw       []byte
+		RawSHA256 *string `gorm:"column:raw_sha256"`
+	}
+	res := in.DB.WithContext(ctx).Raw(`SELECT raw, raw_sha256 FROM inbound_mails WHERE id = ?`, id).Scan(&row)
+	if res.Error != nil {
+		return nil, fmt.Errorf("inbound mail %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("inbound mail %d: %w", id, tickets.ErrNotFound)
+	}
+	if row.RawSHA256 != nil {
+		f, err := in.Blobs.Open(*row.RawSHA256)
+		if err != nil {
+			return nil, fmt.Errorf("inbound mail %d: blob: %w", id, err)
+		}
+		return f, nil
+	}
+	return io.NopCloser(bytes.NewReader(row.Raw)), nil
+}

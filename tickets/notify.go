@@ -1,0 +1,111 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Notification kinds.
+const (
+	NotifyAssignment   = "assignment"
+	NotifyMention      = "mention"
+	NotifySnoozeWakeup = "snooze_wakeup"
+	NotifyDueReminder  = "due_reminder"
+	NotifyDuePassed    = "due_passed"
+	NotifyNewTicket    = "new_ticket"
+)
+
+// Notification tells one agent that something needs them.
+type Notification struct {
+	ID        int64      `json:"id"`
+	AgentID   int64      `json:"agent_id"`
+	Kind      string     `json:"kind"`
+	TicketID  *int64     `json:"ticket_id"`
+	Data      JSONMap    `json:"data"`
+	ReadAt    *time.Time `json:"read_at"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// NotificationMailer sends a notification by e-mail to an agent who asked for it
+// (agents.notify_email). It is implemented outside the domain (a queued mail) and
+// optional: nil sends nothing.
+type NotificationMailer interface {
+	MailNotification(ctx context.Context, agentID, notificationID int64) error
+}
+
+// Notify stores n inside tx and announces it live once the surrounding Transact
+// commits (see PublishAfterCommit). tx may be nil to write outside a transaction.
+func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error {
+	if tx == nil {
+		tx = s.DB
+	}
+	if n.Data == nil {
+		n.Data = JSONMap{}
+	}
+	n.ID, n.ReadAt = 0, nil
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = s.now()
+	}
+	if err := tx.WithContext(ctx).Create(&n).Error; err != nil {
+		return fmt.Errorf("notify agent %d (%s): %w", n.AgentID, n.Kind, err)
+	}
+	ev := LiveEvent{Kind: "notification", AgentID: n.AgentID,
+		Data: map[string]any{"id": n.ID, "kind": n.Kind, "data": map[string]any(n.Data)}}
+	if n.TicketID != nil {
+		ev.TicketID = *n.TicketID
+	}
+	s.PublishAfterCommit(ctx, ev)
+	if s.Mailer != nil {
+		var wants bool
+		err := tx.WithContext(ctx).Model(&Agent{}).Where("id = ?", n.AgentID).Select("notify_email").Scan(&wants).Error
+		if err == nil && wants {
+			// Mail is a courtesy copy: failing to queue it must not undo the change.
+			if err := s.Mailer.MailNotification(ctx, n.AgentID, n.ID); err != nil {
+				slog.Warn("queue notification mail", "agent_id", n.AgentID, "notification_id", n.ID, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// notifyMany sends the same notification to each agent in ids except skip (the
+// agent who caused it: nobody needs telling about their own action).
+func (s *Service) notifyMany(ctx context.Context, tx *gorm.DB, ids []int64, skip *int64, n Notification) error {
+	seen := map[int64]bool{}
+	for _, id := range ids {
+		if seen[id] || (skip != nil && *skip == id) {
+			continue
+		}
+		seen[id] = true
+		n.AgentID = id
+		if err := s.Notify(ctx, tx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// responsibleIDs returns the agents marked responsible for a channel.
+func responsibleIDs(tx *gorm.DB, channelID int64) ([]int64, error) {
+	var ids []int64
+	err := tx.Model(&ChannelMember{}).Where("channel_id = ? AND role = ?", channelID, ResponsibleRole).
+		Order("agent_id").Pluck("agent_id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("responsible agents of channel %d: %w", channelID, err)
+	}
+	return ids, nil
+}
+
+// notifyNewTicket tells the channel's responsible agents that a ticket arrived.
+func (s *Service) notifyNewTicket(ctx context.Context, tx *gorm.DB, t *Ticket, createdBy *int64) error {
+	ids, err := responsibleIDs(tx, t.ChannelID)
+	if err != nil {
+		return err
+	}
+	return s.notifyMany(ctx, tx, ids, createdBy, Notification{Kind: NotifyNewTicket, TicketID: &t.ID,
+		Data: JSONMap{"subject": t.Subject, "channel_id": t.ChannelID}})
+}
