@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	e := s.engine
 	e.GET("/healthz", s.healthz)
 	s.registerUI(e)
+	s.registerMessengerHooks(e)
 
 	api := e.Group("/api/v1", s.authenticate)
 	api.GET("/openapi.yaml", s.openapi)
@@ -25,6 +26,7 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
 	s.registerLive(authed)
 }

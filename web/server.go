@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/tickets"
 )
@@ -33,6 +34,8 @@ type Server struct {
 	engine  *gin.Engine
 	limiter *limiter
 	live    *Live
+	// messengers stores webhook updates; nil disables /hooks/.
+	messengers *messengers.Receiver
 }
 
 // Deps are the services the handlers call.
@@ -44,6 +47,8 @@ type Deps struct {
 	// Live is the live-update hub; New makes one on the tasks Redis when nil. The
 	// same value should be the tickets.Service's Publisher.
 	Live *Live
+	// Messengers receives messenger webhooks.
+	Messengers *messengers.Receiver
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -60,7 +65,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}, live: d.Live}
+		limiter: &limiter{rdb: d.Tasks.Redis()}, live: d.Live, messengers: d.Messengers}
 	if s.live == nil {
 		s.live = NewLive(d.Tasks.Redis(), d.Log)
 	}
