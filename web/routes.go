@@ -17,6 +17,7 @@ func (s *Server) routes() {
 	authed := api.Group("", s.requireAgent)
 	authed.POST("/auth/logout", s.logout)
 	authed.GET("/me", s.me)
+	authed.PATCH("/me", s.updateMe)
 	authed.POST("/me/tokens", s.createToken)
 
 	admin := authed.Group("", s.requireAdmin)
@@ -26,6 +27,7 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
 	s.registerLive(authed)
