@@ -103,7 +103,11 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// opens summarises read tracking as "opened 2× · first 14:02" ("" before any open).
+// opens summarises read tracking as "opened 2× · first 14:02" ("" before any open
+// by a person; prefetches by mail proxies are not counted by the domain).
 func opens(m tickets.Message) string {
-	return openSummary(m)
+	if m.OpenCount == 0 || m.OpenedAt == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d× · %s %s", translate("msg.opened"), m.OpenCount, translate("msg.first"), stamp(*m.OpenedAt))
 }

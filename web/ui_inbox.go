@@ -109,7 +109,7 @@ type queueItem struct {
 	LastActivityAt time.Time
 	// SendAt is set in the Scheduled view: when the agent's message leaves.
 	SendAt  *time.Time
-	Snippet string
+	Snippet template.HTML
 }
 
 type inboxData struct {

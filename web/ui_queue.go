@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"html/template"
 
 	"github.com/postdesk/postdesk/tickets"
 )
+
+// The queue and the sidebar read through the same domain calls as the JSON API
+// (tickets.ListTickets, ChannelCounts, Views, ListMessages), so the page and
+// GET /api/v1/tickets always agree on what a queue holds.
 
 // fillSidebar loads the channels the agent sees with their counts, and the view
 // counts.
@@ -15,17 +18,49 @@ func (s *Server) fillSidebar(ctx context.Context, a *tickets.Agent, d *inboxData
 	if err != nil {
 		return err
 	}
-	counts, err := s.channelCounts(ctx, a)
+	counts, err := s.tickets.ChannelCounts(ctx, a)
 	if err != nil {
 		return err
 	}
 	d.Channels = make([]sideChannel, 0, len(chs))
 	for _, ch := range chs {
 		n := counts[ch.ID]
-		d.Channels = append(d.Channels, sideChannel{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Open: n[0], Unread: n[1]})
+		d.Channels = append(d.Channels, sideChannel{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Open: n.OpenCount,
+			Unread: n.UnreadCount})
 	}
-	d.Views, err = s.viewCounts(ctx, a)
-	return err
+	v, err := s.tickets.Views(ctx, a)
+	if err != nil {
+		return err
+	}
+	d.Views = map[string]int64{"mine": v.Mine, "unassigned": v.Unassigned, "all": v.AllOpen, "snoozed": v.Snoozed,
+		"overdue": v.Overdue}
+	return nil
+}
+
+// ticketFilter turns the page's view and filters into the API's queue filter.
+func (f inboxFilter) ticketFilter() tickets.TicketFilter {
+	tf := tickets.TicketFilter{Sort: f.Sort, Order: f.Order, Cursor: f.Cursor, Query: f.Q}
+	if f.Status != "" {
+		tf.Statuses = []string{f.Status}
+	}
+	if f.Priority != "" {
+		tf.Priorities = []string{f.Priority}
+	}
+	switch f.View {
+	case "mine":
+		tf.Assignee = "me"
+	case "unassigned":
+		tf.Assignee = "none"
+	case "snoozed":
+		yes := true
+		tf.Snoozed = &yes
+	case "overdue":
+		tf.Due = "overdue"
+	case "channel":
+		id := f.ChannelID
+		tf.ChannelID = &id
+	}
+	return tf
 }
 
 // fillQueue loads one page of the queue for d.Filter.
@@ -34,19 +69,56 @@ func (s *Server) fillQueue(ctx context.Context, a *tickets.Agent, d *inboxData) 
 	if err != nil {
 		return err
 	}
-	items, next, err := s.listQueue(ctx, a, d.Filter)
+	if d.Filter.View == "scheduled" {
+		return s.fillScheduled(ctx, a, d, names)
+	}
+	page, err := s.tickets.ListTickets(ctx, a, d.Filter.ticketFilter())
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	for i := range items {
-		it := &items[i]
-		if ch, ok := names.channels[it.ChannelID]; ok {
-			it.ChannelName, it.ChannelKind = ch.Name, ch.Kind
-		}
-		it.Overdue = it.DueAt != nil && it.DueAt.Before(now) && (it.Status == "new" || it.Status == "open" || it.Status == "pending")
+	d.Items = make([]queueItem, 0, len(page.Items))
+	for i := range page.Items {
+		d.Items = append(d.Items, queueRow(&page.Items[i], names))
 	}
-	d.Items, d.Next = items, next
+	d.Next = page.NextCursor
+	return nil
+}
+
+func queueRow(t *tickets.TicketListItem, names *nameCache) queueItem {
+	ch := names.channels[t.ChannelID]
+	return queueItem{ID: t.ID, Number: t.Number, Subject: t.Subject, ContactName: t.ContactName,
+		ChannelID: t.ChannelID, ChannelName: ch.Name, ChannelKind: ch.Kind, Priority: t.Priority, Status: t.Status,
+		AssigneeName: names.agent(t.AssigneeID), DueAt: t.DueAt, Overdue: t.OverdueBy != nil,
+		ChecklistDone: t.ChecklistDone, ChecklistTotal: t.ChecklistTotal, Unread: t.Unread, Reminder: t.Reminder,
+		SnoozedUntil: t.SnoozedUntil, LastActivityAt: t.LastActivityAt,
+		// The domain escapes the snippet and marks the match with <mark>.
+		Snippet: template.HTML(t.Snippet)} //nolint:gosec
+}
+
+// fillScheduled lists the tickets on which the agent has a reply waiting to go
+// out, soonest first.
+func (s *Server) fillScheduled(ctx context.Context, a *tickets.Agent, d *inboxData, names *nameCache) error {
+	me := a.ID
+	msgs, err := s.tickets.ListMessages(ctx, a, tickets.MessageFilter{Statuses: []string{tickets.MessageScheduled},
+		AuthorID: &me, Limit: 100})
+	if err != nil {
+		return err
+	}
+	d.Items = []queueItem{}
+	seen := map[int64]bool{}
+	for _, m := range msgs {
+		if seen[m.TicketID] {
+			continue
+		}
+		seen[m.TicketID] = true
+		t, err := s.tickets.TicketItem(ctx, a, m.TicketID)
+		if err != nil {
+			return err
+		}
+		it := queueRow(t, names)
+		it.SendAt = m.SendAt
+		d.Items = append(d.Items, it)
+	}
 	return nil
 }
 
@@ -81,86 +153,4 @@ func (n *nameCache) agent(id *int64) string {
 		return ""
 	}
 	return n.agents[*id]
-}
-
-// listQueue, channelCounts and viewCounts read the queue until the workflow's
-// listing (tickets.ListTickets) is available to call; they apply the same default
-// queue rule.
-func (s *Server) listQueue(ctx context.Context, a *tickets.Agent, f inboxFilter) ([]queueItem, string, error) {
-	q := s.tickets.DB.WithContext(ctx).Table("tickets t").
-		Select(`t.id, t.number, t.subject, t.channel_id, t.priority, t.status, t.assignee_id, t.due_at,
-		        t.checklist_done, t.checklist_total, t.reminder, t.snoozed_until, t.last_activity_at,
-		        COALESCE(c.name, '') AS contact_name`).
-		Joins("LEFT JOIN contacts c ON c.id = t.contact_id").
-		Scopes(tickets.ChannelScope(a, "t.channel_id"))
-	switch f.View {
-	case "snoozed":
-		q = q.Where("t.snoozed_until IS NOT NULL")
-	default:
-		q = q.Where("t.snoozed_until IS NULL")
-	}
-	if f.Status != "" {
-		q = q.Where("t.status = ?", f.Status)
-	} else {
-		q = q.Where("t.status IN ('new', 'open', 'pending')")
-	}
-	switch f.View {
-	case "mine":
-		q = q.Where("t.assignee_id = ?", a.ID)
-	case "unassigned":
-		q = q.Where("t.assignee_id IS NULL")
-	case "overdue":
-		q = q.Where("t.due_at < now()")
-	case "channel":
-		q = q.Where("t.channel_id = ?", f.ChannelID)
-	}
-	if f.Priority != "" {
-		q = q.Where("t.priority = ?", f.Priority)
-	}
-	var rows []struct {
-		ID, Number, ChannelID         int64
-		Subject, Priority, Status     string
-		AssigneeID                    *int64
-		DueAt, SnoozedUntil           *time.Time
-		ChecklistDone, ChecklistTotal int
-		Reminder                      bool
-		LastActivityAt                time.Time
-		ContactName                   string
-	}
-	err := q.Order("t.priority_rank DESC, t.last_customer_activity_at DESC, t.id DESC").Limit(50).Scan(&rows).Error
-	if err != nil {
-		return nil, "", fmt.Errorf("queue: %w", err)
-	}
-	names, err := s.names(ctx, a)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]queueItem, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, queueItem{ID: r.ID, Number: r.Number, Subject: r.Subject, ContactName: r.ContactName,
-			ChannelID: r.ChannelID, Priority: r.Priority, Status: r.Status, AssigneeName: names.agent(r.AssigneeID),
-			DueAt: r.DueAt, ChecklistDone: r.ChecklistDone, ChecklistTotal: r.ChecklistTotal, Reminder: r.Reminder,
-			SnoozedUntil: r.SnoozedUntil, LastActivityAt: r.LastActivityAt})
-	}
-	return out, "", nil
-}
-
-func (s *Server) channelCounts(ctx context.Context, a *tickets.Agent) (map[int64][2]int64, error) {
-	var rows []struct{ ChannelID, N int64 }
-	err := s.tickets.DB.WithContext(ctx).Table("tickets t").Select("t.channel_id, count(*) AS n").
-		Scopes(tickets.ChannelScope(a, "t.channel_id")).
-		Where("t.status IN ('new', 'open', 'pending') AND t.snoozed_until IS NULL").
-		Group("t.channel_id").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("channel counts: %w", err)
-	}
-	out := map[int64][2]int64{}
-	for _, r := range rows {
-		out[r.ChannelID] = [2]int64{r.N, 0}
-	}
-	return out, nil
-}
-
-func (s *Server) viewCounts(ctx context.Context, a *tickets.Agent) (map[string]int64, error) {
-	return map[string]int64{}, nil
 }

@@ -73,15 +73,21 @@ func (s *Server) ticketFragment(c *gin.Context) {
 }
 
 func (s *Server) ticketData(ctx context.Context, a *tickets.Agent, id int64) (*ticketData, error) {
-	t, err := s.tickets.VisibleTicket(ctx, a, id)
+	// Opening a ticket in the UI is reading it.
+	det, err := s.tickets.TicketDetail(ctx, a, id, true)
 	if err != nil {
 		return nil, err
 	}
+	t := &det.Ticket
 	names, err := s.names(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	d := &ticketData{Ticket: *t, AssigneeName: names.agent(t.AssigneeID), Now: time.Now()}
+	d := &ticketData{Ticket: *t, AssigneeName: names.agent(t.AssigneeID), Now: time.Now(), Tags: det.Tags,
+		Checklist: det.Checklist, Contact: det.Contact}
+	if det.Contact != nil {
+		d.ContactName = det.Contact.Name
+	}
 	if ch, ok := names.channels[t.ChannelID]; ok {
 		d.ChannelName, d.ChannelKind = ch.Name, ch.Kind
 	}
@@ -90,22 +96,8 @@ func (s *Server) ticketData(ctx context.Context, a *tickets.Agent, id int64) (*t
 			d.TaskChannels = append(d.TaskChannels, ch)
 		}
 	}
-	db := s.tickets.DB.WithContext(ctx)
-	var msgs []tickets.Message
-	if err := db.Preload("Attachments").Where("ticket_id = ?", t.ID).Order("id").Find(&msgs).Error; err != nil {
-		return nil, fmt.Errorf("ticket %d messages: %w", t.ID, err)
-	}
-	for _, m := range msgs {
+	for _, m := range det.Messages {
 		d.Messages = append(d.Messages, viewMessage(m, names))
-	}
-	if err := db.Where("ticket_id = ?", t.ID).Order("position, id").Find(&d.Checklist).Error; err != nil {
-		return nil, fmt.Errorf("ticket %d checklist: %w", t.ID, err)
-	}
-	if t.ContactID != nil {
-		var c tickets.Contact
-		if err := db.Take(&c, *t.ContactID).Error; err == nil {
-			d.Contact, d.ContactName = &c, c.Name
-		}
 	}
 	members, err := s.tickets.Members(ctx, t.ChannelID)
 	if err != nil {
@@ -122,7 +114,7 @@ func (s *Server) ticketData(ctx context.Context, a *tickets.Agent, id int64) (*t
 	if err := s.ticketLinks(ctx, a, d, names); err != nil {
 		return nil, err
 	}
-	d.Overdue = t.DueAt != nil && t.DueAt.Before(d.Now) && t.ResolvedAt == nil
+	d.Overdue = det.OverdueBy != nil
 	return d, nil
 }
 
