@@ -188,6 +188,7 @@ func NewRegistry(client *http.Client) *Registry {
 	r := &Registry{adapters: map[string]Adapter{}}
 	h := httpClient{c: client}
 	r.Register(&Telegram{http: h})
+	r.Register(&WhatsApp{http: h})
 	return r
 }
 
