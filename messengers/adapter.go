@@ -111,11 +111,7 @@ type OutFile struct {
 }
 
 // Template is a provider-approved message template (WhatsApp).
-type Template struct {
-	Name     string   `json:"name"`
-	Language string   `json:"language"`
-	Params   []string `json:"params,omitempty"`
-}
+type Template = tickets.MessengerTemplate
 
 // Sent is the result of a successful send.
 type Sent struct {

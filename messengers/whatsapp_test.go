@@ -280,6 +280,24 @@ func TestWhatsAppCustomerServiceWindow(t *testing.T) {
 	if need, err := messengers.NeedsTemplate(t.Context(), e.svc.DB, tk, time.Now()); err != nil || !need {
 		t.Fatalf("NeedsTemplate = %v, %v; want true", need, err)
 	}
+	// The reply API refuses free text before queueing anything (422 with a field).
+	_, err = e.svc.CreateOutbound(t.Context(), e.admin, tk.ID, tickets.OutboundDraft{BodyText: "free text"})
+	var ve *tickets.ValidationError
+	if !errors.As(err, &ve) || ve.Fields["template"] == "" {
+		t.Fatalf("CreateOutbound outside the window: %v", err)
+	}
+	viaAPI, err := e.svc.CreateOutbound(t.Context(), e.admin, tk.ID, tickets.OutboundDraft{
+		MessengerTemplate: &tickets.MessengerTemplate{Name: "order_update", Language: "en_US"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl, err := messengers.MessageTemplate(t.Context(), e.svc.DB, viaAPI.ID); err != nil || tpl == nil ||
+		tpl.Name != "order_update" || viaAPI.MessengerConnectionID == nil {
+		t.Fatalf("stored template %+v, %v", tpl, err)
+	}
+	e.svc.DB.Model(&tickets.Message{}).Where("id = ?", viaAPI.ID).Update("status", tickets.MessageCanceled)
+
+	// The send path checks again, in case the window closed while the reply waited.
 	free := e.reply(tk, c, "free text after a day")
 	if err := e.deliver(e.sender, free.ID); err == nil {
 		t.Fatal("free text outside the window was sent")
