@@ -2,7 +2,9 @@ package tasks
 
 import (
 	"log/slog"
+	"time"
 
+	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -11,10 +13,14 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	// IMAP polls IMAP mailboxes (nil: no IMAP polling in this process).
+	IMAP             *mail.IMAPPoller
+	IMAPPollInterval time.Duration
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerIMAP(w, d)
 }

@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerIMAP(authed)
 	s.registerWorkflow(authed)
 }
 

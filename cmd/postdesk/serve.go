@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/web"
 )
@@ -130,7 +131,23 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 }
 
 func (a *app) taskDeps() tasks.Deps {
-	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log}
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log,
+		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval}
+}
+
+// imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
+func (a *app) imapPoller() *mail.IMAPPoller {
+	idle := a.cfg.IMAPIdleSessions
+	if idle <= 0 {
+		idle = -1 // the poller's "never idle"
+	}
+	return &mail.IMAPPoller{
+		Tickets:         a.tickets,
+		Sink:            &mail.Intake{DB: a.db, Blobs: a.blobs, Log: a.log},
+		DSN:             a.cfg.DatabaseURL,
+		MaxIdleSessions: idle,
+		Log:             a.log,
+	}
 }
 
 // smtpRole returns the inbound SMTP server role.
