@@ -112,6 +112,8 @@ type Worker struct {
 	log      *slog.Logger
 	// Concurrency is the number of tasks run at once (default 20).
 	Concurrency int
+	// RetryDelay is the backoff between attempts (default RetryDelay; tests shorten it).
+	RetryDelay func(n int, err error, t *asynq.Task) time.Duration
 }
 
 // NewWorker returns a Worker with no handlers.
@@ -141,7 +143,10 @@ func (w *Worker) RunWorker(ctx context.Context) error {
 		ShutdownTimeout: 20 * time.Second,
 		Logger:          asynqLogger{w.log},
 		LogLevel:        asynq.WarnLevel,
-		RetryDelayFunc:  RetryDelay,
+		RetryDelayFunc:  w.retryDelay(),
+		// Scheduled tasks (delayed sends, wake-ups) move to the queue within a second
+		// of their time; asynq's default of 5 s is too coarse for "send at 14:00".
+		DelayedTaskCheckInterval: time.Second,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			w.log.Warn("task failed", "task", t.Type(), "err", err)
 		}),
@@ -152,6 +157,13 @@ func (w *Worker) RunWorker(ctx context.Context) error {
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil
+}
+
+func (w *Worker) retryDelay() asynq.RetryDelayFunc {
+	if w.RetryDelay != nil {
+		return w.RetryDelay
+	}
+	return RetryDelay
 }
 
 // RunScheduler enqueues periodic tasks until ctx is done. Several scheduler

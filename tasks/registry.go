@@ -13,6 +13,8 @@ type Deps struct {
 	Tickets *tickets.Service
 	Client  *Client
 	Log     *slog.Logger
+	Blobs   *tickets.Blobs
+	Send    SendConfig
 	// IMAP polls IMAP mailboxes (nil: no IMAP polling in this process).
 	IMAP             *mail.IMAPPoller
 	IMAPPollInterval time.Duration
@@ -22,5 +24,6 @@ type Deps struct {
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerSend(w, d)
 	registerIMAP(w, d)
 }

@@ -97,6 +97,9 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 	updates := map[string]any{"last_activity_at": now, "updated_at": now}
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
+		if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
+			return err
+		}
 	}
 	if t.Status == StatusResolved || t.Status == StatusPending {
 		updates["status"] = StatusOpen

@@ -59,6 +59,12 @@ type Message struct {
 	Attempts              int          `json:"attempts"`
 	CreatedAt             time.Time    `json:"created_at"`
 	UpdatedAt             time.Time    `json:"updated_at"`
+	OutboundKind          string       `json:"outbound_kind,omitempty"`
+	CancelOnReply         bool         `json:"cancel_on_reply"`
+	TrackingToken         string       `json:"-"`
+	OpenedAt              *time.Time   `json:"opened_at"`
+	OpenCount             int          `json:"open_count"`
+	LastOpenedAt          *time.Time   `json:"last_opened_at"`
 	Attachments           []Attachment `json:"attachments" gorm:"foreignKey:MessageID"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -53,8 +54,12 @@ func CheckPassword(hash, password string) bool {
 }
 
 // dummyHash is checked against when no agent matches a login, so an unknown e-mail
-// takes as long as a wrong password.
-var dummyHash, _ = HashPassword("postdesk-dummy-password")
+// takes as long as a wrong password. It is made on first use: hashing costs 64 MiB
+// and a start-up should not pay for it.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("postdesk-dummy-password")
+	return h
+})
 
 // RandomToken returns n random bytes, URL-safe base64 encoded.
 func RandomToken(n int) string {

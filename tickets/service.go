@@ -14,6 +14,11 @@ type Service struct {
 	// Publisher receives live events (new ticket, new message, changes). Never nil
 	// after NewService.
 	Publisher Publisher
+	// Sends schedules and cancels outbound deliveries (implemented in tasks/).
+	// When nil, outbound messages are only written; the send sweeper picks them up.
+	Sends SendScheduler
+	// Hostname is the right-hand side of the Message-IDs we generate.
+	Hostname string
 	// Scheduler schedules snooze wake-ups and due-date reminders (tasks/); nil
 	// schedules nothing and leaves the work to the periodic sweepers.
 	Scheduler Scheduler

@@ -41,7 +41,7 @@ type APIToken struct {
 func (s *Service) Authenticate(ctx context.Context, email, password string) (*Agent, error) {
 	a, err := s.AgentByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, errBadCredentials)
 	}
 	if err != nil {

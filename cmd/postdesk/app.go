@@ -22,6 +22,8 @@ type app struct {
 	tickets *tickets.Service
 	tasks   *tasks.Client
 	blobs   *tickets.Blobs
+	// sendConfig is how outbound mail leaves (relay, pixel URL).
+	sendConfig tasks.SendConfig
 }
 
 func openApp(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (*app, error) {
@@ -47,6 +49,10 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (
 	}
 	a := &app{cfg: cfg, log: log, db: db, tickets: tickets.NewService(db), tasks: tasks.NewClient(ropt),
 		blobs: &tickets.Blobs{Dir: cfg.DataDir}}
+	if err := a.wireOutbound(); err != nil {
+		a.close()
+		return nil, err
+	}
 	if err := a.tasks.Ping(ctx); err != nil {
 		a.close()
 		return nil, fmt.Errorf("redis at %s: %w", ropt.Addr, err)

@@ -131,7 +131,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 }
 
 func (a *app) taskDeps() tasks.Deps {
-	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log,
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
 		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval}
 }
 

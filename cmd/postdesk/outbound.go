@@ -1,0 +1,21 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/postdesk/postdesk/mail"
+	"github.com/postdesk/postdesk/tasks"
+)
+
+// wireOutbound connects the domain's send scheduling to asynq and reads the default
+// relay setting.
+func (a *app) wireOutbound() error {
+	relay, err := mail.ParseRelayURL(a.cfg.SMTPRelay)
+	if err != nil {
+		return fmt.Errorf("POSTDESK_SMTP_RELAY: %w", err)
+	}
+	a.sendConfig = tasks.SendConfig{DefaultRelay: relay, BaseURL: a.cfg.BaseURL, Hostname: a.cfg.Hostname}
+	a.tickets.Hostname = a.cfg.Hostname
+	a.tickets.Sends = &tasks.SendQueue{Client: a.tasks}
+	return nil
+}
