@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/postdesk/postdesk/mail"
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -18,6 +19,8 @@ type Deps struct {
 	// IMAP polls IMAP mailboxes (nil: no IMAP polling in this process).
 	IMAP             *mail.IMAPPoller
 	IMAPPollInterval time.Duration
+	// Messengers receives polled updates and holds the provider adapters.
+	Messengers *messengers.Receiver
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -26,4 +29,5 @@ func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerSend(w, d)
 	registerIMAP(w, d)
+	registerMessengers(w, d)
 }

@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	e := s.engine
 	e.GET("/healthz", s.healthz)
 	s.registerUI(e)
+	s.registerMessengerHooks(e)
 
 	api := e.Group("/api/v1", s.authenticate)
 	api.GET("/openapi.yaml", s.openapi)
@@ -26,6 +27,7 @@ func (s *Server) routes() {
 
 	s.registerChannels(authed)
 	s.registerIMAP(authed)
+	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
 }
 

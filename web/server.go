@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/tickets"
 )
@@ -32,6 +33,8 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	limiter *limiter
+	// messengers stores webhook updates; nil disables /hooks/.
+	messengers *messengers.Receiver
 }
 
 // Deps are the services the handlers call.
@@ -40,6 +43,8 @@ type Deps struct {
 	Tasks   *tasks.Client
 	Blobs   *tickets.Blobs
 	Log     *slog.Logger
+	// Messengers receives messenger webhooks.
+	Messengers *messengers.Receiver
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -56,7 +61,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}}
+		limiter: &limiter{rdb: d.Tasks.Redis()}, messengers: d.Messengers}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.HandleMethodNotAllowed = true

@@ -78,7 +78,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log})
+			Blobs: a.blobs, Log: log, Messengers: a.messengerReceiver()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
@@ -132,7 +132,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval}
+		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver()}
 }
 
 // imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
