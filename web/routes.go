@@ -17,6 +17,7 @@ func (s *Server) routes() {
 	authed := api.Group("", s.requireAgent)
 	authed.POST("/auth/logout", s.logout)
 	authed.GET("/me", s.me)
+	authed.PATCH("/me", s.updateMe)
 	authed.POST("/me/tokens", s.createToken)
 
 	admin := authed.Group("", s.requireAdmin)
@@ -27,6 +28,7 @@ func (s *Server) routes() {
 
 	s.registerChannels(authed)
 	s.registerIMAP(authed)
+	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
 }
