@@ -21,6 +21,8 @@ type Deps struct {
 	IMAPPollInterval time.Duration
 	// Messengers receives polled updates and holds the provider adapters.
 	Messengers *messengers.Receiver
+	// DueLead is how long before a due date its reminder goes out (0: one hour).
+	DueLead time.Duration
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -30,4 +32,6 @@ func Register(w *Worker, d Deps) {
 	registerSend(w, d)
 	registerIMAP(w, d)
 	registerMessengers(w, d)
+	registerSnooze(w, d)
+	registerDue(w, d)
 }

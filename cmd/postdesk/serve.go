@@ -132,7 +132,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver()}
+		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver(),
+		DueLead: a.cfg.DueLead}
 }
 
 // imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
