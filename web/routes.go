@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
+	s.registerLive(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {

@@ -62,6 +62,12 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 
+	// One publish point for live updates, in every role: a worker's ingest reaches the
+	// browsers of every web process through Redis pub/sub.
+	live := web.NewLive(a.tasks.Redis(), log)
+	a.tickets.Publisher = live
+	go func() { <-ctx.Done(); live.Close() }()
+
 	worker := tasks.NewWorker(a.tasks.RedisOpt(), log)
 	tasks.Register(worker, a.taskDeps())
 
@@ -78,7 +84,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log, Messengers: a.messengerReceiver()})
+			Blobs: a.blobs, Log: log, Live: live, Messengers: a.messengerReceiver()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
