@@ -18,6 +18,9 @@ type Deps struct {
 	Send    SendConfig
 	// Ingester turns committed raw mail into tickets (nil: no ingest handler).
 	Ingester *mail.Ingester
+	// IMAP polls IMAP mailboxes (nil: no IMAP polling in this process).
+	IMAP             *mail.IMAPPoller
+	IMAPPollInterval time.Duration
 	// Messengers receives polled updates and holds the provider adapters.
 	Messengers *messengers.Receiver
 	// DueLead is how long before a due date its reminder goes out (0: one hour).
@@ -30,6 +33,7 @@ func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerIngest(w, d)
 	registerSend(w, d)
+	registerIMAP(w, d)
 	registerMessengers(w, d)
 	registerSnooze(w, d)
 	registerDue(w, d)

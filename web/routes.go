@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerIMAP(authed)
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)

@@ -139,8 +139,24 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		Messengers: a.messengerReceiver(), DueLead: a.cfg.DueLead,
+		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver(),
+		DueLead:  a.cfg.DueLead,
 		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log}}
+}
+
+// imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
+func (a *app) imapPoller() *mail.IMAPPoller {
+	idle := a.cfg.IMAPIdleSessions
+	if idle <= 0 {
+		idle = -1 // the poller's "never idle"
+	}
+	return &mail.IMAPPoller{
+		Tickets:         a.tickets,
+		Sink:            a.intake(),
+		DSN:             a.cfg.DatabaseURL,
+		MaxIdleSessions: idle,
+		Log:             a.log,
+	}
 }
 
 // smtpRole returns the inbound SMTP (and optional LMTP) server role. Listeners are
