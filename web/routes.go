@@ -26,6 +26,9 @@ func (s *Server) routes() {
 
 	s.registerChannels(authed)
 	s.registerWorkflow(authed)
+	s.registerMessages(authed)
+	s.registerTemplates(authed)
+	s.registerTracking(e)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {

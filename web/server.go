@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/postdesk/postdesk/tasks"
+	"github.com/postdesk/postdesk/templates"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -32,6 +33,9 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	limiter *limiter
+	// Outbound mail: reply templates and the mailbox "test connection" check.
+	templates *templates.Store
+	smtpCheck SMTPChecker
 }
 
 // Deps are the services the handlers call.
@@ -40,6 +44,8 @@ type Deps struct {
 	Tasks   *tasks.Client
 	Blobs   *tickets.Blobs
 	Log     *slog.Logger
+	// SMTPCheck tests a mailbox's relay settings (tasks.Sender); nil disables the check.
+	SMTPCheck SMTPChecker
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -56,7 +62,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}}
+		limiter: &limiter{rdb: d.Tasks.Redis()}, templates: &templates.Store{Tickets: d.Tickets}, smtpCheck: d.SMTPCheck}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.HandleMethodNotAllowed = true
