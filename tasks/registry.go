@@ -3,6 +3,7 @@ package tasks
 import (
 	"log/slog"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -13,6 +14,8 @@ type Deps struct {
 	Log     *slog.Logger
 	Blobs   *tickets.Blobs
 	Send    SendConfig
+	// Messengers receives polled updates and holds the provider adapters.
+	Messengers *messengers.Receiver
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -20,4 +23,5 @@ type Deps struct {
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerSend(w, d)
+	registerMessengers(w, d)
 }

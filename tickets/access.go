@@ -88,3 +88,15 @@ func (s *Service) VisibleMessage(ctx context.Context, a *Agent, messageID int64)
 	}
 	return &m, nil
 }
+
+// ChannelScopeSQL is ChannelScope for hand-written SQL: a condition on column (e.g.
+// "t.channel_id") and its arguments, for the hot listing and counting queries.
+func ChannelScopeSQL(a *Agent, column string) (string, []any) {
+	switch {
+	case a.IsAdmin():
+		return "true", nil
+	case a == nil:
+		return "false", nil
+	}
+	return column + " IN (" + memberChannels + ")", []any{a.ID}
+}

@@ -54,23 +54,6 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 	return t, s.notifyNewTicket(ctx, tx, t, in.CreatedBy)
 }
 
-// autoAssign applies the channel's assignment mode to a new ticket. This version
-// knows the "default" mode; the workflow rules extend it.
-func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket) error {
-	var ch Channel
-	if err := tx.Take(&ch, t.ChannelID).Error; err != nil {
-		return fmt.Errorf("channel %d: %w", t.ChannelID, err)
-	}
-	if ch.AssignmentMode != "default" || ch.DefaultAssigneeID == nil {
-		return nil
-	}
-	if err := tx.Model(t).Update("assignee_id", *ch.DefaultAssigneeID).Error; err != nil {
-		return fmt.Errorf("assign ticket %d: %w", t.ID, err)
-	}
-	t.AssigneeID = ch.DefaultAssigneeID
-	return RecordEvent(tx, t.ID, nil, "assigned", "", fmt.Sprint(*ch.DefaultAssigneeID), JSONMap{"auto": true})
-}
-
 // AddInboundMessage stores a customer's message on ticket t inside tx and applies
 // what an arrival implies: activity times move, a resolved ticket reopens, a
 // snoozed ticket with wake_on_reply wakes. m.TicketID and m.ChannelID are set from t.
@@ -94,7 +77,8 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 		return fmt.Errorf("store message: %w", err)
 	}
 	now := s.now()
-	updates := map[string]any{"last_activity_at": now, "updated_at": now}
+	// activity_seq counts arrivals for read state (see read.go).
+	updates := map[string]any{"last_activity_at": now, "updated_at": now, "activity_seq": gorm.Expr("activity_seq + 1")}
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
 		if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {

@@ -50,6 +50,9 @@ func (r *channelRequest) input() tickets.ChannelInput {
 type channelView struct {
 	*tickets.Channel
 	Members []memberJSON `json:"members"`
+	// Sidebar counts, in listings only: the default queue and what is unread in it for the caller.
+	OpenCount   *int64 `json:"open_count,omitempty"`
+	UnreadCount *int64 `json:"unread_count,omitempty"`
 }
 
 func (s *Server) channelView(c *gin.Context, ch *tickets.Channel) (*channelView, error) {
@@ -91,6 +94,15 @@ func (s *Server) listChannels(c *gin.Context) {
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	counts, err := s.tickets.ChannelCounts(c.Request.Context(), agent(c))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	for _, v := range out {
+		n := counts[v.ID]
+		v.OpenCount, v.UnreadCount = &n.OpenCount, &n.UnreadCount
 	}
 	ok(c, listOf(out, ""))
 }

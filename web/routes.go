@@ -8,6 +8,7 @@ func (s *Server) routes() {
 	e := s.engine
 	e.GET("/healthz", s.healthz)
 	s.registerUI(e)
+	s.registerMessengerHooks(e)
 
 	api := e.Group("/api/v1", s.authenticate)
 	api.GET("/openapi.yaml", s.openapi)
@@ -16,6 +17,7 @@ func (s *Server) routes() {
 	authed := api.Group("", s.requireAgent)
 	authed.POST("/auth/logout", s.logout)
 	authed.GET("/me", s.me)
+	authed.PATCH("/me", s.updateMe)
 	authed.POST("/me/tokens", s.createToken)
 
 	admin := authed.Group("", s.requireAdmin)
@@ -25,6 +27,8 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerTickets(authed)
+	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
 	s.registerMessages(authed)
 	s.registerTemplates(authed)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/templates"
 	"github.com/postdesk/postdesk/tickets"
@@ -36,6 +37,8 @@ type Server struct {
 	// Outbound mail: reply templates and the mailbox "test connection" check.
 	templates *templates.Store
 	smtpCheck SMTPChecker
+	// messengers stores webhook updates; nil disables /hooks/.
+	messengers *messengers.Receiver
 }
 
 // Deps are the services the handlers call.
@@ -46,6 +49,8 @@ type Deps struct {
 	Log     *slog.Logger
 	// SMTPCheck tests a mailbox's relay settings (tasks.Sender); nil disables the check.
 	SMTPCheck SMTPChecker
+	// Messengers receives messenger webhooks.
+	Messengers *messengers.Receiver
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -62,7 +67,8 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}, templates: &templates.Store{Tickets: d.Tickets}, smtpCheck: d.SMTPCheck}
+		limiter: &limiter{rdb: d.Tasks.Redis()}, messengers: d.Messengers,
+		templates: &templates.Store{Tickets: d.Tickets}, smtpCheck: d.SMTPCheck}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.HandleMethodNotAllowed = true

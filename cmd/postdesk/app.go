@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/migrations"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/tickets"
@@ -24,6 +25,8 @@ type app struct {
 	blobs   *tickets.Blobs
 	// sendConfig is how outbound mail leaves (relay, pixel URL).
 	sendConfig tasks.SendConfig
+	// receiver is built on first use by messengerReceiver.
+	receiver *messengers.Receiver
 }
 
 func openApp(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (*app, error) {

@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log, SMTPCheck: a.sender()})
+			Blobs: a.blobs, Log: log, Messengers: a.messengerReceiver(), SMTPCheck: a.sender()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
@@ -130,7 +130,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 }
 
 func (a *app) taskDeps() tasks.Deps {
-	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig}
+	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
+		Messengers: a.messengerReceiver()}
 }
 
 // smtpRole returns the inbound SMTP server role.

@@ -1,0 +1,216 @@
+package tickets
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Search matches a query against ticket subjects, message bodies (notes included:
+// only agents search), contact names and contact identities (addresses, phone
+// numbers, messenger ids).
+//
+// Substring matches use ILIKE, answered by the pg_trgm GIN indexes of migration
+// 00031; that works for scripts without spaces between words (Thai, Japanese,
+// Chinese) as well as Arabic and Russian. Word matches whose words are apart use the
+// `simple` tsvector index. Queries shorter than three characters have no trigram
+// to look up and scan instead: correct, but slow on a large install.
+
+// bodyExpr is the indexed form of a message body (see migration 00031); queries
+// must spell it the same way for the planner to use the indexes.
+const bodyExpr = "left(m.body_text, 20000)"
+
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(q) + "%"
+}
+
+// searchMatchSQL is a sub-select of the ids of tickets matching q, for use as a
+// filter ("t.id IN (...)").
+func searchMatchSQL(q string) (string, []any) {
+	like := likePattern(q)
+	return `SELECT id FROM tickets WHERE subject ILIKE ?
+  UNION SELECT m.ticket_id FROM messages m
+         WHERE ` + bodyExpr + ` ILIKE ? OR to_tsvector('simple', ` + bodyExpr + `) @@ plainto_tsquery('simple', ?)
+  UNION SELECT tc.id FROM tickets tc WHERE tc.contact_id IN (
+         SELECT id FROM contacts WHERE name ILIKE ?
+         UNION SELECT contact_id FROM contact_identities WHERE value ILIKE ?)`,
+		[]any{like, like, q, like, like}
+}
+
+// search returns a page of tickets matching f.Query ordered by relevance: a subject
+// hit weighs 3, a contact hit 2, each matching message 1 plus its tsvector rank;
+// ties go to the most recent activity. Pages are offsets (relevance has no stable
+// keyset); each item carries a snippet of the best match.
+func (s *Service) search(ctx context.Context, a *Agent, f TicketFilter, q *query) (*TicketPage, error) {
+	offset := 0
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		if c.Sort != "relevance" || len(c.Values) != 1 {
+			return nil, Invalid("cursor", "belongs to another sort order")
+		}
+		offset, err = strconv.Atoi(c.Values[0])
+		if err != nil || offset < 0 || offset > 10000 {
+			return nil, Invalid("cursor", "is not a cursor of this listing")
+		}
+	}
+	like := likePattern(f.Query)
+	sql := `WITH hits AS (
+  SELECT id AS ticket_id, 3.0::real AS score, NULL::bigint AS message_id FROM tickets WHERE subject ILIKE ?
+  UNION ALL
+  SELECT m.ticket_id, 1 + ts_rank(to_tsvector('simple', ` + bodyExpr + `), plainto_tsquery('simple', ?)), m.id
+    FROM messages m
+   WHERE ` + bodyExpr + ` ILIKE ? OR to_tsvector('simple', ` + bodyExpr + `) @@ plainto_tsquery('simple', ?)
+  UNION ALL
+  SELECT tc.id, 2.0, NULL FROM tickets tc WHERE tc.contact_id IN (
+         SELECT id FROM contacts WHERE name ILIKE ?
+         UNION SELECT contact_id FROM contact_identities WHERE value ILIKE ?)
+), best AS (
+  SELECT ticket_id, sum(score) AS score, max(message_id) AS message_id FROM hits GROUP BY ticket_id
+)
+SELECT t.*, t.activity_seq > COALESCE(r.seen_seq, 0) AS unread, COALESCE(c.name, '') AS contact_name,
+       b.score AS rank, b.message_id AS match_message_id
+FROM best b
+JOIN tickets t ON t.id = b.ticket_id
+LEFT JOIN ticket_reads r ON r.agent_id = ? AND r.ticket_id = t.id
+LEFT JOIN contacts c ON c.id = t.contact_id
+WHERE ` + q.sql() + `
+ORDER BY b.score DESC, t.last_activity_at DESC, t.id DESC
+LIMIT ? OFFSET ?`
+	args := []any{like, f.Query, like, f.Query, like, like, a.ID}
+	args = append(args, q.args...)
+	args = append(args, f.Limit+1, offset)
+	var rows []struct {
+		TicketListItem `gorm:"embedded"`
+		Rank           float64
+		MatchMessageID *int64
+	}
+	if err := s.DB.WithContext(ctx).Raw(sql, args...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("search tickets: %w", err)
+	}
+	page := &TicketPage{}
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		page.NextCursor = encodeCursor(cursor{Sort: "relevance", Values: []string{strconv.Itoa(offset + f.Limit)}})
+	}
+	var msgIDs []int64
+	for _, r := range rows {
+		if r.MatchMessageID != nil {
+			msgIDs = append(msgIDs, *r.MatchMessageID)
+		}
+	}
+	bodies := map[int64]string{}
+	if len(msgIDs) > 0 {
+		var ms []struct {
+			ID   int64
+			Body string
+		}
+		err := s.DB.WithContext(ctx).Raw(`SELECT m.id, `+bodyExpr+` AS body FROM messages m WHERE m.id IN ?`, msgIDs).
+			Scan(&ms).Error
+		if err != nil {
+			return nil, fmt.Errorf("search snippets: %w", err)
+		}
+		for _, m := range ms {
+			bodies[m.ID] = m.Body
+		}
+	}
+	page.Items = make([]TicketListItem, len(rows))
+	for i, r := range rows {
+		it := r.TicketListItem
+		rank := r.Rank
+		it.Rank = &rank
+		// The snippet comes from the first source that contains the query itself.
+		for _, src := range []string{it.Subject, bodies[ptrVal(r.MatchMessageID)], it.ContactName} {
+			if sn, ok := Snippet(src, f.Query, 60); ok {
+				it.Snippet = sn
+				break
+			}
+		}
+		if it.Snippet == "" && r.MatchMessageID != nil {
+			// A word match whose words are apart: show the start of the message.
+			it.Snippet, _ = Snippet(bodies[*r.MatchMessageID], firstWord(f.Query), 60)
+		}
+		page.Items[i] = it
+	}
+	if err := s.decorate(ctx, page.Items); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+func ptrVal(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func firstWord(q string) string {
+	if f := strings.Fields(q); len(f) > 0 {
+		return f[0]
+	}
+	return q
+}
+
+// Snippet returns up to width characters of text on each side of the first
+// case-insensitive occurrence of q, HTML-escaped, with the match in <mark>. It
+// compares rune by rune (not byte offsets of a lower-cased copy) so the cut is right
+// for any script.
+func Snippet(text, q string, width int) (string, bool) {
+	if q == "" || text == "" {
+		return "", false
+	}
+	tr, qr := []rune(text), []rune(q)
+	fold := func(r rune) rune { return unicode.ToLower(r) }
+	at := -1
+	for i := 0; i+len(qr) <= len(tr) && at < 0; i++ {
+		j := 0
+		for j < len(qr) && fold(tr[i+j]) == fold(qr[j]) {
+			j++
+		}
+		if j == len(qr) {
+			at = i
+		}
+	}
+	if at < 0 {
+		return "", false
+	}
+	from, to := max(0, at-width), min(len(tr), at+len(qr)+width)
+	var b strings.Builder
+	if from > 0 {
+		b.WriteString("…")
+	}
+	b.WriteString(html.EscapeString(collapse(string(tr[from:at]))))
+	b.WriteString("<mark>")
+	b.WriteString(html.EscapeString(string(tr[at : at+len(qr)])))
+	b.WriteString("</mark>")
+	b.WriteString(html.EscapeString(collapse(string(tr[at+len(qr) : to]))))
+	if to < len(tr) {
+		b.WriteString("…")
+	}
+	return b.String(), true
+}
+
+// collapse folds runs of white space (line breaks of a mail body) into one space.
+func collapse(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

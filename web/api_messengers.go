@@ -1,0 +1,140 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/postdesk/postdesk/tickets"
+)
+
+type messengerRequest struct {
+	Provider    Opt[string]             `json:"provider"`
+	Name        Opt[string]             `json:"name"`
+	Credentials Opt[map[string]*string] `json:"credentials"`
+	APIBaseURL  Opt[string]             `json:"api_base_url"`
+	Settings    Opt[tickets.JSONMap]    `json:"settings"`
+	Enabled     Opt[bool]               `json:"enabled"`
+}
+
+func (r *messengerRequest) input() tickets.MessengerConnectionInput {
+	in := tickets.MessengerConnectionInput{Provider: r.Provider.Ptr(), Name: r.Name.Ptr(),
+		APIBaseURL: r.APIBaseURL.Ptr(), Settings: r.Settings.Ptr(), Enabled: r.Enabled.Ptr()}
+	if p := r.Credentials.Ptr(); p != nil {
+		in.Credentials = *p
+	}
+	return in
+}
+
+// messengerView is a connection as the API shows it: credentials by name only.
+type messengerView struct {
+	*tickets.MessengerConnection
+	CredentialsSet []string `json:"credentials_set"`
+	WebhookURL     string   `json:"webhook_url"`
+}
+
+func (s *Server) messengerView(mc *tickets.MessengerConnection) messengerView {
+	return messengerView{MessengerConnection: mc, CredentialsSet: mc.CredentialKeys(),
+		WebhookURL: strings.TrimRight(s.cfg.BaseURL, "/") + "/hooks/" + mc.Provider + "/" + itoa(int(mc.ID))}
+}
+
+func (s *Server) registerMessengers(g *gin.RouterGroup) {
+	g.GET("/channels/:id/messengers", s.listMessengers)
+	g.POST("/channels/:id/messengers", s.createMessenger)
+	g.GET("/channels/:id/messengers/:connection_id", s.getMessenger)
+	g.PATCH("/channels/:id/messengers/:connection_id", s.updateMessenger)
+	g.DELETE("/channels/:id/messengers/:connection_id", s.deleteMessenger)
+}
+
+func (s *Server) listMessengers(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out, err := s.tickets.MessengerConnections(c.Request.Context(), agent(c), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	views := make([]messengerView, len(out))
+	for i := range out {
+		views[i] = s.messengerView(&out[i])
+	}
+	ok(c, listOf(views, ""))
+}
+
+func (s *Server) createMessenger(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var req messengerRequest
+	if err := decode(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	mc, err := s.tickets.CreateMessengerConnection(c.Request.Context(), agent(c), id, req.input())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	created(c, s.messengerView(mc))
+}
+
+func (s *Server) getMessenger(c *gin.Context) {
+	id, cid, err := messengerPath(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	mc, err := s.tickets.MessengerConnection(c.Request.Context(), agent(c), id, cid)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c, s.messengerView(mc))
+}
+
+func (s *Server) updateMessenger(c *gin.Context) {
+	id, cid, err := messengerPath(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var req messengerRequest
+	if err := decode(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	mc, err := s.tickets.UpdateMessengerConnection(c.Request.Context(), agent(c), id, cid, req.input())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c, s.messengerView(mc))
+}
+
+func (s *Server) deleteMessenger(c *gin.Context) {
+	id, cid, err := messengerPath(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.tickets.DeleteMessengerConnection(c.Request.Context(), agent(c), id, cid); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func messengerPath(c *gin.Context) (int64, int64, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, 0, err
+	}
+	cid, err := pathID(c, "connection_id")
+	return id, cid, err
+}

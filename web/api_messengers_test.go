@@ -1,0 +1,117 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postdesk/postdesk/messengers"
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// messengerHarness is the API with messenger webhooks enabled.
+func messengerHarness(t *testing.T) *harness {
+	h := newHarness(t)
+	recv := &messengers.Receiver{Tickets: h.svc, Blobs: h.web.blobs, Registry: messengers.NewRegistry(nil)}
+	h.web = New(h.web.cfg, Deps{Tickets: h.svc, Tasks: h.web.tasks, Blobs: h.web.blobs, Messengers: recv})
+	h.srv.Config.Handler = h.web.Handler()
+	return h
+}
+
+func TestMessengerConnectionsAPI(t *testing.T) {
+	h := messengerHarness(t)
+	_, admin := h.agent("admin")
+	member, agentClient := h.agent("agent")
+	ch := admin.channel("Messengers API "+itoa(int(time.Now().UnixNano()%1e6)), "chat", member.ID)
+	base := fmt.Sprintf("/api/v1/channels/%d/messengers", ch)
+
+	var mc map[string]any
+	admin.must(201, "POST", base, map[string]any{"provider": "telegram", "name": "Shop bot",
+		"credentials":  map[string]any{"bot_token": "1:secret", "webhook_secret": "hook"},
+		"api_base_url": "http://127.0.0.1:1", "settings": map[string]any{"reopen_days": 3}}, &mc)
+	if _, leaked := mc["credentials"]; leaked || strings.Contains(fmt.Sprint(mc), "1:secret") {
+		t.Fatalf("credentials leaked: %v", mc)
+	}
+	if fmt.Sprint(mc["credentials_set"]) != "[bot_token webhook_secret]" ||
+		!strings.HasSuffix(mc["webhook_url"].(string), fmt.Sprintf("/hooks/telegram/%v", mc["id"])) {
+		t.Fatalf("view: %v", mc)
+	}
+	one := fmt.Sprintf("%s/%v", base, mc["id"])
+
+	// Agents see connections but may not change them.
+	var list struct{ Items []map[string]any }
+	agentClient.must(200, "GET", base, nil, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("list: %v", list)
+	}
+	agentClient.must(403, "PATCH", one, map[string]any{"name": "x"}, nil)
+	agentClient.must(403, "POST", base, map[string]any{"provider": "telegram"}, nil)
+
+	admin.must(200, "PATCH", one, map[string]any{"name": "Renamed", "credentials": map[string]any{"webhook_secret": nil}}, &mc)
+	if mc["name"] != "Renamed" || fmt.Sprint(mc["credentials_set"]) != "[bot_token]" {
+		t.Fatalf("after patch: %v", mc)
+	}
+	r := admin.must(422, "POST", base, map[string]any{"provider": "icq", "api_base_url": "ftp://x"}, nil)
+	if f := r.errFields(t); f["provider"] == "" || f["api_base_url"] == "" {
+		t.Fatalf("fields: %v", f)
+	}
+	admin.must(422, "PATCH", one, map[string]any{"provider": "viber"}, nil)
+	admin.must(204, "DELETE", one, nil, nil)
+	admin.must(404, "GET", one, nil, nil)
+}
+
+func TestTelegramWebhookHTTP(t *testing.T) {
+	h := messengerHarness(t)
+	_, admin := h.agent("admin")
+	ch := admin.channel("Telegram hooks "+itoa(int(time.Now().UnixNano()%1e6)), "chat")
+	var mc struct{ ID int64 }
+	admin.must(201, "POST", fmt.Sprintf("/api/v1/channels/%d/messengers", ch), map[string]any{"provider": "telegram",
+		"credentials": map[string]any{"bot_token": "1:x", "webhook_secret": "right"}}, &mc)
+	hook := fmt.Sprintf("/hooks/telegram/%d", mc.ID)
+	update := `{"update_id":1,"message":{"message_id":77,"from":{"id":4242,"first_name":"Ivan"},
+		"chat":{"id":4242,"type":"private"},"date":1700000000,"text":"Need a bouquet"}}`
+	send := func(secret string) *response {
+		req, _ := http.NewRequest("POST", h.srv.URL+hook, strings.NewReader(update))
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		}
+		res, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return &response{Status: res.StatusCode}
+	}
+	count := func() int64 {
+		var n int64
+		h.svc.DB.Model(&tickets.Message{}).Where("messenger_connection_id = ?", mc.ID).Count(&n)
+		return n
+	}
+	if r := send("wrong"); r.Status != 401 || count() != 0 {
+		t.Fatalf("wrong secret: %d, %d messages", r.Status, count())
+	}
+	if r := send(""); r.Status != 401 || count() != 0 {
+		t.Fatalf("no secret: %d, %d messages", r.Status, count())
+	}
+	if r := send("right"); r.Status != 200 || count() != 1 {
+		t.Fatalf("good webhook: %d, %d messages", r.Status, count())
+	}
+	if r := send("right"); r.Status != 200 || count() != 1 {
+		t.Fatalf("repeated webhook: %d, %d messages", r.Status, count())
+	}
+	var tk tickets.Ticket
+	h.svc.DB.Where("messenger_connection_id = ?", mc.ID).Take(&tk)
+	if tk.ChannelID != ch || tk.Subject != "Need a bouquet" {
+		t.Fatalf("ticket %+v", tk)
+	}
+	// Another provider's path or an unknown id answers 404.
+	if r := h.anon().do("POST", fmt.Sprintf("/hooks/whatsapp/%d", mc.ID), "{}"); r.Status != 404 {
+		t.Fatalf("provider mismatch: %d", r.Status)
+	}
+	if r := h.anon().do("POST", "/hooks/telegram/999999999", "{}"); r.Status != 404 {
+		t.Fatalf("unknown connection: %d", r.Status)
+	}
+}
