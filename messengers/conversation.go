@@ -27,9 +27,6 @@ type Receiver struct {
 	Blobs    *tickets.Blobs
 	Registry *Registry
 	Log      *slog.Logger
-	// Queue schedules delivery of an outbound message the receiver wrote itself
-	// (the first-message menu prompt). nil: such messages stay queued for the sweeper.
-	Queue func(ctx context.Context, messageID int64) error
 }
 
 // LoadConn reads a connection with its internal columns.
@@ -157,8 +154,9 @@ func (r *Receiver) Receive(ctx context.Context, c *Conn, a Adapter, in Inbound) 
 	if err != nil {
 		return nil, fmt.Errorf("receive %s message %s: %w", c.Provider, in.ProviderMessageID, err)
 	}
-	if prompt != nil && r.Queue != nil {
-		if err := r.Queue(ctx, prompt.ID); err != nil {
+	if prompt != nil && r.Tickets.Sends != nil {
+		// Best effort: the send sweeper queues it anyway.
+		if err := r.Tickets.Sends.ScheduleSend(ctx, prompt.ID, *prompt.SendAt); err != nil {
 			r.log().Warn("queue menu prompt", "message_id", prompt.ID, "err", err)
 		}
 	}

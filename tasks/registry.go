@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
@@ -16,6 +17,8 @@ type Deps struct {
 	Send    SendConfig
 	// Messengers receives polled updates and holds the provider adapters.
 	Messengers *messengers.Receiver
+	// DueLead is how long before a due date its reminder goes out (0: one hour).
+	DueLead time.Duration
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -24,4 +27,6 @@ func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerSend(w, d)
 	registerMessengers(w, d)
+	registerSnooze(w, d)
+	registerDue(w, d)
 }

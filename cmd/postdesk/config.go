@@ -29,6 +29,7 @@ type Config struct {
 	AutoMigrate   bool          `env:"POSTDESK_AUTO_MIGRATE" default:"true" doc:"Apply migrations when serve starts"`
 	LogLevel      string        `env:"POSTDESK_LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
 	ShutdownGrace time.Duration `env:"POSTDESK_SHUTDOWN_GRACE" default:"25s" doc:"How long shutdown waits for in-flight work"`
+	DueLead       time.Duration `env:"POSTDESK_DUE_REMINDER_LEAD" default:"1h" doc:"How long before a due date the assignee is reminded"`
 }
 
 type option struct {

@@ -131,7 +131,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		Messengers: a.messengerReceiver()}
+		Messengers: a.messengerReceiver(), DueLead: a.cfg.DueLead}
 }
 
 // smtpRole returns the inbound SMTP server role.
