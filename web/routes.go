@@ -27,12 +27,14 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerIMAP(authed)
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
 	s.registerMessages(authed)
 	s.registerTemplates(authed)
 	s.registerTracking(e)
+	s.registerLive(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {

@@ -37,6 +37,7 @@ type Server struct {
 	// Outbound mail: reply templates and the mailbox "test connection" check.
 	templates *templates.Store
 	smtpCheck SMTPChecker
+	live      *Live
 	// messengers stores webhook updates; nil disables /hooks/.
 	messengers *messengers.Receiver
 }
@@ -49,6 +50,9 @@ type Deps struct {
 	Log     *slog.Logger
 	// SMTPCheck tests a mailbox's relay settings (tasks.Sender); nil disables the check.
 	SMTPCheck SMTPChecker
+	// Live is the live-update hub; New makes one on the tasks Redis when nil. The
+	// same value should be the tickets.Service's Publisher.
+	Live *Live
 	// Messengers receives messenger webhooks.
 	Messengers *messengers.Receiver
 }
@@ -67,8 +71,11 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}, messengers: d.Messengers,
+		limiter: &limiter{rdb: d.Tasks.Redis()}, live: d.Live, messengers: d.Messengers,
 		templates: &templates.Store{Tickets: d.Tickets}, smtpCheck: d.SMTPCheck}
+	if s.live == nil {
+		s.live = NewLive(d.Tasks.Redis(), d.Log)
+	}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.HandleMethodNotAllowed = true
@@ -84,6 +91,9 @@ func New(cfg Config, d Deps) *Server {
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// Live returns the live-update hub (the tickets.Publisher to inject).
+func (s *Server) Live() *Live { return s.live }
 
 // Routes lists "METHOD path" of every registered route (for the OpenAPI check).
 func (s *Server) Routes() []gin.RouteInfo { return s.engine.Routes() }
