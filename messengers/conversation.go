@@ -337,6 +337,17 @@ func (r *Receiver) ApplyStatus(ctx context.Context, c *Conn, st Status) error {
 		}
 		err = q.Where("status IN ?", lower).Updates(map[string]any{"status": st.Status, "updated_at": now}).Error
 	}
+	if err == nil && st.Status == tickets.MessageRead {
+		// A read receipt is an open, recorded where mail's tracking pixel records
+		// them, once per message.
+		at := st.At
+		if at.IsZero() {
+			at = now
+		}
+		err = db.Exec(`UPDATE messages SET opened_at = COALESCE(opened_at, ?), last_opened_at = ?, open_count = 1
+			WHERE messenger_connection_id = ? AND provider_message_id = ? AND direction = 'outbound'
+			AND open_count = 0`, at, at, c.ID, st.ProviderMessageID).Error
+	}
 	if err != nil {
 		return fmt.Errorf("apply %s status to %s: %w", st.Status, st.ProviderMessageID, err)
 	}
