@@ -31,6 +31,9 @@ func (s *Server) routes() {
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
+	s.registerMessages(authed)
+	s.registerTemplates(authed)
+	s.registerTracking(e)
 	s.registerLive(authed)
 }
 
