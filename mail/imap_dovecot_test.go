@@ -31,6 +31,10 @@ func startDovecot(t *testing.T, username, password string) *dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
+		// Debian installs it in /usr/sbin, which a normal user's PATH may lack.
+		bin, err = exec.LookPath("/usr/sbin/dovecot")
+	}
+	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("dovecot is not installed (.ci/run installs dovecot-imapd)")
 		}
