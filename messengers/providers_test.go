@@ -111,7 +111,7 @@ func viberCase() providerCase {
 	}
 	msg := func(f *fake, user, mid string) map[string]any {
 		return map[string]any{"event": "message", "timestamp": time.Now().UnixMilli(), "message_token": json.Number(mid),
-			"sender": map[string]any{"id": user + "A==", "name": "Viber User", "api_version": 1},
+			"sender":  map[string]any{"id": user + "A==", "name": "Viber User", "api_version": 1},
 			"message": map[string]any{"type": "picture", "text": "Hello from viber", "media": f.srv.URL + "/media/v.jpg"}}
 	}
 	return providerCase{
@@ -120,8 +120,12 @@ func viberCase() providerCase {
 			f.bytes("/media/v.jpg", "image/jpeg", "viber-jpeg")
 			f.json("/pa/send_message", map[string]any{"status": 0, "status_message": "ok", "message_token": 5741311803571721087})
 		},
-		inbound:   func(t *testing.T, f *fake, user, mid string) *http.Request { return sign(t, "viber-token", msg(f, user, mid)) },
-		forge:     func(t *testing.T, f *fake, user, mid string) *http.Request { return sign(t, "other", msg(f, user, mid)) },
+		inbound: func(t *testing.T, f *fake, user, mid string) *http.Request {
+			return sign(t, "viber-token", msg(f, user, mid))
+		},
+		forge: func(t *testing.T, f *fake, user, mid string) *http.Request {
+			return sign(t, "other", msg(f, user, mid))
+		},
 		mediaBody: "viber-jpeg", sendPath: "/pa/send_message",
 		checkSend: func(t *testing.T, c call, user string) {
 			if c.Header.Get("X-Viber-Auth-Token") != "viber-token" || c.JSON["receiver"] != user+"A==" ||
@@ -156,8 +160,12 @@ func metaCase(provider string) providerCase {
 			f.bytes("/cdn/img.jpg", "image/jpeg", provider+"-jpeg")
 			f.json("/v21.0/me/messages", map[string]any{"recipient_id": "x", "message_id": "m_out_1"})
 		},
-		inbound:   func(t *testing.T, f *fake, user, mid string) *http.Request { return sign(t, "meta-secret", msg(f, user, mid)) },
-		forge:     func(t *testing.T, f *fake, user, mid string) *http.Request { return sign(t, "wrong", msg(f, user, mid)) },
+		inbound: func(t *testing.T, f *fake, user, mid string) *http.Request {
+			return sign(t, "meta-secret", msg(f, user, mid))
+		},
+		forge: func(t *testing.T, f *fake, user, mid string) *http.Request {
+			return sign(t, "wrong", msg(f, user, mid))
+		},
 		mediaBody: provider + "-jpeg", sendPath: "/v21.0/me/messages",
 		checkSend: func(t *testing.T, c call, user string) {
 			rc, _ := c.JSON["recipient"].(map[string]any)
