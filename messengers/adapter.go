@@ -185,6 +185,7 @@ func NewRegistry(client *http.Client) *Registry {
 	h := httpClient{c: client}
 	r.Register(&Telegram{http: h})
 	r.Register(&WhatsApp{http: h})
+	r.Register(&WebChat{})
 	return r
 }
 

@@ -27,9 +27,13 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerIMAP(authed)
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
+	s.registerMessages(authed)
+	s.registerTemplates(authed)
+	s.registerTracking(e)
 	s.registerLive(authed)
 }
 
