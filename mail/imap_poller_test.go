@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"testing"
@@ -354,4 +355,46 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("condition not reached")
+}
+
+// TestIMAPSecurity polls over implicit TLS and over STARTTLS (the server refuses
+// logins before TLS, so a poll that works proves the upgrade), verifies the
+// server's certificate, and refuses plain text where the server wants TLS.
+func TestIMAPSecurity(t *testing.T) {
+	_, startTLSPort, tlsPort, roots := testenv.MemIMAPTLS(t, "secure", "pw")
+	cases := []struct {
+		name     string
+		security string
+		port     int
+		roots    bool
+		wantErr  bool
+	}{
+		{"implicit TLS", "tls", tlsPort, true, false},
+		{"STARTTLS", "starttls", startTLSPort, true, false},
+		{"untrusted certificate", "tls", tlsPort, false, true},
+		{"plain text refused by the server", "plain", startTLSPort, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, svc := newPoller(t, newCountingSink(t))
+			if tc.roots {
+				p.TLSConfig = &tls.Config{RootCAs: roots}
+			}
+			mb := imapMailbox(t, svc, "127.0.0.1", tc.port, "secure", "pw", "seen", "")
+			if err := svc.DB.Exec(`UPDATE mailboxes SET imap_security = ? WHERE id = ?`, tc.security, mb.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			err := p.Poll(t.Context(), mb.ID)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("poll: %v, want error %v", err, tc.wantErr)
+			}
+			got := reloadMailbox(t, svc, mb.ID)
+			if tc.wantErr == (got.LastSuccessAt != nil) || tc.wantErr != (got.LastError != "") {
+				t.Fatalf("state: %+v", got.IMAPStatus)
+			}
+			if err := CheckIMAP(t.Context(), got, p.TLSConfig); (err != nil) != tc.wantErr {
+				t.Fatalf("check: %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
 }
