@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -396,5 +397,33 @@ func TestIMAPSecurity(t *testing.T) {
 				t.Fatalf("check: %v, want error %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// An oversized mail must not stall the mailbox: it is left unread in the folder,
+// named on the mailbox, and the mail after it still comes in.
+func TestIMAPOversizedMailIsPassedOver(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw")
+	sink := newCountingSink(t)
+	sink.in.MaxSize = 2000
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "small", unique("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("big@example.org", mb.Address, "huge", unique("m")+"@example.org")+strings.Repeat("x", 5000))
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "after", unique("m")+"@example.org"))
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if stored(t, mb.ID) != 2 || got.IMAPLastUID != 3 || got.IMAPFailures != 0 || !strings.Contains(got.LastError, "[2]") {
+		t.Fatalf("stored %d, state %+v", stored(t, mb.ID), got.IMAPStatus)
+	}
+	flags := u.flags("INBOX")
+	if !hasFlag(flags[1], imap.FlagSeen) || hasFlag(flags[2], imap.FlagSeen) || !hasFlag(flags[3], imap.FlagSeen) {
+		t.Fatalf("flags: %v", flags)
 	}
 }
