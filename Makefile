@@ -5,14 +5,14 @@ BIN := bin/postdesk
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS := ./...
 
-.PHONY: run build test bench lint services deps fuzz clean
+.PHONY: run build test bench lint services deps fuzz clean web-deps
 
 ## run: install what is missing, build, migrate, start every role and print the URL and a login.
 run: services deps build
 	$(BIN) migrate
 	$(BIN) serve
 
-build:
+build: web-deps
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/postdesk
 
 ## deps: Go modules (and, where the UI needs them, npm packages).
@@ -26,11 +26,11 @@ services:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; echo "Postgres or Redis did not start" >&2; exit 1
 
 ## test: every test against the real Postgres and Redis.
-test: services deps
+test: services deps web-deps
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 ## bench: the benchmarks reported in the issue notes.
-bench: services deps
+bench: services deps web-deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
 
 ## lint: formatting and vet.
@@ -38,5 +38,19 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+## web-deps: the UI's npm libraries (package-lock.json), copied to web/static/vendor/ where
+## go:embed picks them up. The copies are not committed.
+VENDOR := web/static/vendor
+web-deps: $(VENDOR)/htmx.min.js $(VENDOR)/Sortable.min.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+$(VENDOR)/htmx.min.js: node_modules/.package-lock.json
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+$(VENDOR)/Sortable.min.js: node_modules/.package-lock.json
+	cp node_modules/sortablejs/Sortable.min.js $@
+
 clean:
-	rm -rf bin
+	rm -rf bin node_modules $(VENDOR)/*.js

@@ -3,7 +3,6 @@ package mail
 import (
 	"context"
 	"io"
-	"log"
 	"net"
 	"strconv"
 	"sync"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
 	"github.com/postdesk/postdesk/internal/testenv"
@@ -25,32 +23,9 @@ type memIMAP struct {
 	port int
 }
 
-func startMemIMAP(tb testing.TB, username, password string, caps imap.CapSet) *memIMAP {
-	tb.Helper()
-	mem := imapmemserver.New()
-	user := imapmemserver.NewUser(username, password)
-	if err := user.Create("INBOX", nil); err != nil {
-		tb.Fatal(err)
-	}
-	mem.AddUser(user)
-	if caps == nil {
-		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}}
-	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         caps,
-		InsecureAuth: true,
-		Logger:       log.New(io.Discard, "", 0),
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Serve(ln)
-	tb.Cleanup(func() { srv.Close() })
-	return &memIMAP{user: user, host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port}
+func startMemIMAP(tb testing.TB, username, password string) *memIMAP {
+	user, port := testenv.MemIMAP(tb, username, password)
+	return &memIMAP{user: user, host: "127.0.0.1", port: port}
 }
 
 // imapUser is a plain IMAP client acting as the mail server's other users: it

@@ -459,3 +459,6 @@ func (p *IMAPPoller) log() *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// SessionLimit is the longest a Poll call runs (SessionMax or its default).
+func (p *IMAPPoller) SessionLimit() time.Duration { return p.sessionMax() }

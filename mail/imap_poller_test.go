@@ -13,7 +13,7 @@ import (
 )
 
 func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
@@ -59,7 +59,7 @@ func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
 }
 
 func TestIMAPFirstSyncLeavesReadMail(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
@@ -87,7 +87,7 @@ func TestIMAPFirstSyncLeavesReadMail(t *testing.T) {
 }
 
 func TestIMAPUIDValidityReset(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
@@ -144,7 +144,7 @@ func TestIMAPUIDValidityReset(t *testing.T) {
 // nor duplicate it: the next poll fetches it again, the sink answers with the
 // existing id, and only then is it flagged.
 func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
@@ -196,7 +196,7 @@ func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
 }
 
 func TestIMAPMoveAfterStore(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "move", "Processed")
@@ -222,7 +222,7 @@ func TestIMAPMoveAfterStore(t *testing.T) {
 }
 
 func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
@@ -268,7 +268,7 @@ func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
 }
 
 func TestIMAPWrongPasswordIsRecorded(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	p, svc := newPoller(t, newCountingSink(t))
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "wrong", "seen", "")
 	if err := p.Poll(t.Context(), mb.ID); err == nil {
@@ -281,7 +281,7 @@ func TestIMAPWrongPasswordIsRecorded(t *testing.T) {
 }
 
 func TestIMAPOneSessionPerMailbox(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
@@ -299,7 +299,7 @@ func TestIMAPOneSessionPerMailbox(t *testing.T) {
 }
 
 func TestIMAPIdleTakesNewMail(t *testing.T) {
-	srv := startMemIMAP(t, "support", "pw", nil)
+	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
 	p, svc := newPoller(t, sink)
 	p.MaxIdleSessions = 1

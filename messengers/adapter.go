@@ -111,11 +111,7 @@ type OutFile struct {
 }
 
 // Template is a provider-approved message template (WhatsApp).
-type Template struct {
-	Name     string   `json:"name"`
-	Language string   `json:"language"`
-	Params   []string `json:"params,omitempty"`
-}
+type Template = tickets.MessengerTemplate
 
 // Sent is the result of a successful send.
 type Sent struct {
@@ -188,6 +184,8 @@ func NewRegistry(client *http.Client) *Registry {
 	r := &Registry{adapters: map[string]Adapter{}}
 	h := httpClient{c: client}
 	r.Register(&Telegram{http: h})
+	r.Register(&WhatsApp{http: h})
+	r.Register(&WebChat{})
 	return r
 }
 

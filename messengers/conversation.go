@@ -27,9 +27,6 @@ type Receiver struct {
 	Blobs    *tickets.Blobs
 	Registry *Registry
 	Log      *slog.Logger
-	// Queue schedules delivery of an outbound message the receiver wrote itself
-	// (the first-message menu prompt). nil: such messages stay queued for the sweeper.
-	Queue func(ctx context.Context, messageID int64) error
 }
 
 // LoadConn reads a connection with its internal columns.
@@ -157,8 +154,9 @@ func (r *Receiver) Receive(ctx context.Context, c *Conn, a Adapter, in Inbound) 
 	if err != nil {
 		return nil, fmt.Errorf("receive %s message %s: %w", c.Provider, in.ProviderMessageID, err)
 	}
-	if prompt != nil && r.Queue != nil {
-		if err := r.Queue(ctx, prompt.ID); err != nil {
+	if prompt != nil && r.Tickets.Sends != nil {
+		// Best effort: the send sweeper queues it anyway.
+		if err := r.Tickets.Sends.ScheduleSend(ctx, prompt.ID, *prompt.SendAt); err != nil {
 			r.log().Warn("queue menu prompt", "message_id", prompt.ID, "err", err)
 		}
 	}
@@ -338,6 +336,17 @@ func (r *Receiver) ApplyStatus(ctx context.Context, c *Conn, st Status) error {
 			}
 		}
 		err = q.Where("status IN ?", lower).Updates(map[string]any{"status": st.Status, "updated_at": now}).Error
+	}
+	if err == nil && st.Status == tickets.MessageRead {
+		// A read receipt is an open, recorded where mail's tracking pixel records
+		// them, once per message.
+		at := st.At
+		if at.IsZero() {
+			at = now
+		}
+		err = db.Exec(`UPDATE messages SET opened_at = COALESCE(opened_at, ?), last_opened_at = ?, open_count = 1
+			WHERE messenger_connection_id = ? AND provider_message_id = ? AND direction = 'outbound'
+			AND open_count = 0`, at, at, c.ID, st.ProviderMessageID).Error
 	}
 	if err != nil {
 		return fmt.Errorf("apply %s status to %s: %w", st.Status, st.ProviderMessageID, err)

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 )
 
@@ -100,6 +102,12 @@ func (h httpClient) download(ctx context.Context, url string, header http.Header
 // postMultipart streams fields and one file as multipart/form-data.
 func (h httpClient) postMultipart(ctx context.Context, url string, fields map[string]string, fileField string,
 	f OutFile, out any) error {
+	return h.postMultipartAuth(ctx, url, nil, fields, fileField, f, out)
+}
+
+// postMultipartAuth is postMultipart with extra request headers.
+func (h httpClient) postMultipartAuth(ctx context.Context, url string, header http.Header, fields map[string]string,
+	fileField string, f OutFile, out any) error {
 	src, err := f.Open()
 	if err != nil {
 		return fmt.Errorf("open attachment: %w", err)
@@ -114,7 +122,15 @@ func (h httpClient) postMultipart(ctx context.Context, url string, fields map[st
 				return
 			}
 		}
-		part, err := mw.CreateFormFile(fileField, f.Filename)
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data",
+			map[string]string{"name": fileField, "filename": f.Filename}))
+		ct := f.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		h.Set("Content-Type", ct)
+		part, err := mw.CreatePart(h)
 		if err == nil {
 			_, err = io.Copy(part, src)
 		}
@@ -127,6 +143,9 @@ func (h httpClient) postMultipart(ctx context.Context, url string, fields map[st
 	if err != nil {
 		pr.Close()
 		return err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	err = h.do(req, out)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/postdesk/postdesk/internal/testenv"
 	"github.com/postdesk/postdesk/messengers"
@@ -26,12 +30,12 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // env is the domain, blob store and receiver on the package database.
 type env struct {
-	t     *testing.T
-	svc   *tickets.Service
-	blobs *tickets.Blobs
-	recv  *messengers.Receiver
-	admin *tickets.Agent
-	deps  tasks.Deps
+	t      *testing.T
+	svc    *tickets.Service
+	blobs  *tickets.Blobs
+	recv   *messengers.Receiver
+	admin  *tickets.Agent
+	sender *tasks.Sender
 }
 
 var seq atomic.Int64
@@ -49,8 +53,47 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, svc: svc, blobs: blobs, admin: admin}
 	e.recv = &messengers.Receiver{Tickets: svc, Blobs: blobs, Registry: messengers.NewRegistry(&http.Client{})}
-	e.deps = tasks.Deps{Tickets: svc, Messengers: e.recv, Blobs: blobs}
+	e.sender = &tasks.Sender{Tickets: svc, Blobs: blobs, Messengers: e.recv, Log: slog.Default()}
 	return e
+}
+
+// deliver runs one attempt of the send task for a message, as a worker would
+// (first try: a temporary failure is retried, not final).
+func (e *env) deliver(s *tasks.Sender, id int64) error {
+	b, _ := json.Marshal(map[string]int64{"message_id": id})
+	return s.Handler()(e.t.Context(), asynq.NewTask(tasks.TypeSend, b))
+}
+
+// worker runs the send task on a real asynq server with a short backoff, so a
+// test can watch every retry up to the last one.
+func (e *env) worker(s *tasks.Sender, maxRetry int) *tasks.SendQueue {
+	opt := testenv.Asynq(e.t)
+	srv := asynq.NewServer(opt, asynq.Config{Concurrency: 2, Queues: map[string]int{tasks.QueueCritical: 1},
+		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
+			return time.Duration(10<<n) * time.Millisecond // exponential, as tasks.RetryDelay, but in ms
+		},
+		DelayedTaskCheckInterval: 20 * time.Millisecond, LogLevel: asynq.FatalLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(tasks.TypeSend, s.Handler())
+	if err := srv.Start(mux); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(srv.Shutdown)
+	client := tasks.NewClient(opt)
+	e.t.Cleanup(func() { client.Close() })
+	return &tasks.SendQueue{Client: client, MaxRetry: maxRetry}
+}
+
+// waitFor polls until cond holds (the worker runs on its own goroutines).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (e *env) channel(kind string) *tickets.Channel {

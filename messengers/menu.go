@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -80,9 +81,10 @@ func (r *Receiver) menu(ctx context.Context, tx *gorm.DB, c *Conn, t *tickets.Ti
 			ON CONFLICT DO NOTHING`, t.ID, c.ID).Error; err != nil {
 			return nil, fmt.Errorf("menu state: %w", err)
 		}
+		now := r.Tickets.Now().Truncate(time.Microsecond)
 		prompt := &tickets.Message{TicketID: t.ID, ChannelID: t.ChannelID, Direction: tickets.DirectionOutbound,
 			Status: tickets.MessageQueued, ContactID: m.ContactID, MessengerConnectionID: &c.ID, BodyText: menu.Prompt,
-			IsAutoReply: true}
+			IsAutoReply: true, QuoteOffset: -1, SendAt: &now}
 		if err := tx.Create(prompt).Error; err != nil {
 			return nil, fmt.Errorf("menu prompt: %w", err)
 		}

@@ -201,7 +201,7 @@ func TestTelegramReply(t *testing.T) {
 		e.blob("menu.pdf", "application/pdf", "PDF-bytes"))
 	e.svc.DB.Model(out).Update("in_reply_to", in.ProviderMessageID)
 
-	if err := tasks.DeliverMessengerMessage(t.Context(), e.deps, out.ID, false); err != nil {
+	if err := e.deliver(e.sender, out.ID); err != nil {
 		t.Fatal(err)
 	}
 	msgs := f.callsTo("/sendMessage")
@@ -227,7 +227,7 @@ func TestTelegramReply(t *testing.T) {
 		t.Fatalf("after send: %+v", m)
 	}
 	// Sending again (a duplicate task) does nothing: the message is no longer queued.
-	if err := tasks.DeliverMessengerMessage(t.Context(), e.deps, out.ID, false); err != nil {
+	if err := e.deliver(e.sender, out.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.callsTo("/sendMessage")); n != 1 {
@@ -245,27 +245,30 @@ func TestTelegramProviderDown(t *testing.T) {
 	}
 	tk := got[0].Ticket
 
-	t.Run("5xx_is_retried_then_failure_shown", func(t *testing.T) {
+	t.Run("5xx_is_retried_with_backoff_then_failure_shown", func(t *testing.T) {
 		f.handle("/bot"+tgToken+"/sendMessage", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"ok":false,"error_code":502,"description":"Bad Gateway"}`, http.StatusBadGateway)
 		})
 		out := e.reply(tk, c, "are you there?")
-		for attempt := 1; attempt <= 3; attempt++ {
-			err := tasks.DeliverMessengerMessage(t.Context(), e.deps, out.ID, attempt == 3)
-			if err == nil {
-				t.Fatalf("attempt %d succeeded against a 502", attempt)
-			}
-			m := e.message(out.ID)
-			if m.Attempts != attempt {
-				t.Fatalf("attempts = %d, want %d", m.Attempts, attempt)
-			}
-			if attempt < 3 && (m.Status != tickets.MessageQueued || !strings.Contains(m.FailedReason, "502")) {
-				t.Fatalf("after attempt %d: status %s reason %q", attempt, m.Status, m.FailedReason)
-			}
+		if err := e.deliver(e.sender, out.ID); err == nil {
+			t.Fatal("delivery against a 502 succeeded")
 		}
+		if m := e.message(out.ID); m.Status != tickets.MessageQueued || m.Attempts != 1 ||
+			!strings.Contains(m.FailedReason, "502") {
+			t.Fatalf("after a first 502: status %s, %d attempts, reason %q", m.Status, m.Attempts, m.FailedReason)
+		}
+		// The rest through a real queue: two retries, then the message shows the failure.
+		q := e.worker(e.sender, 2)
+		if err := q.ScheduleSend(t.Context(), out.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the message to fail", func() bool { return e.message(out.ID).Status == tickets.MessageFailed })
 		m := e.message(out.ID)
-		if m.Status != tickets.MessageFailed || !strings.Contains(m.FailedReason, "502") {
-			t.Fatalf("after last attempt: %s %q", m.Status, m.FailedReason)
+		if m.Attempts != 4 || !strings.Contains(m.FailedReason, "502") {
+			t.Fatalf("after the last attempt: %d attempts, reason %q", m.Attempts, m.FailedReason)
+		}
+		if n := len(f.callsTo("/sendMessage")); n != 4 {
+			t.Fatalf("provider saw %d attempts, want 4", n)
 		}
 	})
 
@@ -278,12 +281,12 @@ func TestTelegramProviderDown(t *testing.T) {
 			case <-r.Context().Done():
 			}
 		})
-		deps := e.deps
 		recv := *e.recv
 		recv.Registry = messengers.NewRegistry(&http.Client{Timeout: 50 * time.Millisecond})
-		deps.Messengers = &recv
+		sender := *e.sender
+		sender.Messengers = &recv
 		out := e.reply(tk, c, "still there?")
-		err := tasks.DeliverMessengerMessage(t.Context(), deps, out.ID, false)
+		err := e.deliver(&sender, out.ID)
 		if err == nil || !messengers.IsTemporary(err) {
 			t.Fatalf("err = %v, want a temporary timeout", err)
 		}
@@ -297,7 +300,7 @@ func TestTelegramProviderDown(t *testing.T) {
 			http.Error(w, `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`, 403)
 		})
 		out := e.reply(tk, c, "hello?")
-		if err := tasks.DeliverMessengerMessage(t.Context(), e.deps, out.ID, false); err == nil {
+		if err := e.deliver(e.sender, out.ID); err == nil {
 			t.Fatal("403 succeeded")
 		}
 		if m := e.message(out.ID); m.Status != tickets.MessageFailed || !strings.Contains(m.FailedReason, "blocked") {
@@ -326,7 +329,7 @@ func TestTelegramPolling(t *testing.T) {
 		fmt.Fprintf(w, `{"ok":true,"result":%s}`, mustJSON(res))
 	})
 	for i := 0; i < 2; i++ {
-		if err := tasks.PollMessenger(t.Context(), e.deps, c.ID); err != nil {
+		if err := tasks.PollMessenger(t.Context(), tasks.Deps{Tickets: e.svc, Messengers: e.recv}, c.ID); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,26 +11,12 @@ import (
 	"github.com/postdesk/postdesk/tickets"
 )
 
-// CustomerServiceWindow is WhatsApp's rule: free-form replies only within 24 hours
-// of the customer's last message; after that only approved templates.
-const CustomerServiceWindow = 24 * time.Hour
-
-// WindowOpen reports whether the customer wrote on ticketID through the connection
-// within the last 24 hours (before now).
-func WindowOpen(ctx context.Context, db *gorm.DB, connectionID, ticketID int64, now time.Time) (bool, error) {
-	var n int64
-	err := db.WithContext(ctx).Model(&tickets.Message{}).
-		Where("ticket_id = ? AND messenger_connection_id = ? AND direction = ? AND created_at > ?",
-			ticketID, connectionID, tickets.DirectionInbound, now.Add(-CustomerServiceWindow)).Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("customer-service window: %w", err)
-	}
-	return n > 0, nil
-}
-
-// CheckWindow returns ErrOutsideWindow when a free-form reply may not be sent.
+// CheckWindow returns ErrOutsideWindow when the customer has not written on the
+// ticket through the connection within the last 24 hours (WhatsApp's rule; the
+// reply API refuses such replies with 422 earlier, this is the last check before
+// the wire).
 func CheckWindow(ctx context.Context, db *gorm.DB, connectionID, ticketID int64, now time.Time) error {
-	open, err := WindowOpen(ctx, db, connectionID, ticketID, now)
+	open, err := tickets.MessengerWindowOpen(ctx, db, connectionID, ticketID, now)
 	if err != nil {
 		return err
 	}
@@ -41,8 +27,8 @@ func CheckWindow(ctx context.Context, db *gorm.DB, connectionID, ticketID int64,
 }
 
 // NeedsTemplate reports whether a reply on ticket t must be a template: the ticket
-// came through a WhatsApp connection whose window is closed. The reply API calls
-// this to answer 422 before queueing anything.
+// came through a WhatsApp connection whose window is closed (the UI offers the
+// template picker then).
 func NeedsTemplate(ctx context.Context, db *gorm.DB, t *tickets.Ticket, now time.Time) (bool, error) {
 	if t.MessengerConnectionID == nil {
 		return false, nil
@@ -53,7 +39,7 @@ func NeedsTemplate(ctx context.Context, db *gorm.DB, t *tickets.Ticket, now time
 	if provider != "whatsapp" {
 		return false, nil
 	}
-	open, err := WindowOpen(ctx, db, *t.MessengerConnectionID, t.ID, now)
+	open, err := tickets.MessengerWindowOpen(ctx, db, *t.MessengerConnectionID, t.ID, now)
 	return !open, err
 }
 
@@ -65,10 +51,10 @@ func MessageTemplate(ctx context.Context, db *gorm.DB, messageID int64) (*Templa
 	if err != nil {
 		return nil, fmt.Errorf("message %d template: %w", messageID, err)
 	}
-	var t Template
 	if raw == "" || raw == "{}" {
 		return nil, nil
 	}
+	var t Template
 	if err := json.Unmarshal([]byte(raw), &t); err != nil {
 		return nil, fmt.Errorf("message %d template: %w", messageID, err)
 	}

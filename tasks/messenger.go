@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
@@ -17,45 +16,20 @@ import (
 
 // Messenger task types.
 const (
-	// TypeMessengerSend delivers one outbound message through its connection.
-	TypeMessengerSend = "messenger:send"
 	// TypeMessengerPoll fetches updates for one polling connection (Telegram getUpdates).
 	TypeMessengerPoll = "messenger:poll"
 	// TypeMessengerPollAll enqueues a poll for every polling connection.
 	TypeMessengerPollAll = "messenger:poll-all"
 )
 
-// MessengerSendRetries is how often a delivery is retried (with RetryDelay's
-// backoff) before the message is marked failed.
-const MessengerSendRetries = 8
-
 type messengerPayload struct {
-	MessageID    int64 `json:"message_id,omitempty"`
-	ConnectionID int64 `json:"connection_id,omitempty"`
-}
-
-// EnqueueMessengerSend schedules delivery of an outbound messenger message. The
-// task id is per message, so enqueueing twice sends once.
-func (c *Client) EnqueueMessengerSend(ctx context.Context, messageID int64) error {
-	b, _ := json.Marshal(messengerPayload{MessageID: messageID})
-	return c.Enqueue(ctx, asynq.NewTask(TypeMessengerSend, b), asynq.Queue(QueueCritical),
-		asynq.MaxRetry(MessengerSendRetries), asynq.TaskID(fmt.Sprintf("messenger-send:%d", messageID)),
-		asynq.Retention(time.Hour))
+	ConnectionID int64 `json:"connection_id"`
 }
 
 func registerMessengers(w *Worker, d Deps) {
 	if d.Messengers == nil {
 		return
 	}
-	w.Handle(TypeMessengerSend, func(ctx context.Context, t *asynq.Task) error {
-		var p messengerPayload
-		if err := json.Unmarshal(t.Payload(), &p); err != nil {
-			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
-		}
-		retry, _ := asynq.GetRetryCount(ctx)
-		max, _ := asynq.GetMaxRetry(ctx)
-		return DeliverMessengerMessage(ctx, d, p.MessageID, retry >= max)
-	})
 	w.Handle(TypeMessengerPoll, func(ctx context.Context, t *asynq.Task) error {
 		var p messengerPayload
 		if err := json.Unmarshal(t.Payload(), &p); err != nil {
@@ -126,85 +100,48 @@ func setConnError(ctx context.Context, d Deps, id int64, err error) {
 	d.Tickets.DB.WithContext(ctx).Table("messenger_connections").Where("id = ?", id).Update("last_error", err.Error())
 }
 
-// DeliverMessengerMessage sends one outbound message through its messenger
-// connection. It re-reads the message first, so a canceled or already sent
-// message is left alone. A temporary failure (5xx, timeout) returns an error for
-// the queue to retry, unless lastAttempt, when the message is marked failed with
-// the reason; a permanent failure marks it failed at once.
-//
-// The outbound send dispatch calls this for messages with messenger_connection_id.
-func DeliverMessengerMessage(ctx context.Context, d Deps, messageID int64, lastAttempt bool) error {
-	db := d.Tickets.DB.WithContext(ctx)
-	var m tickets.Message
-	if err := db.Preload("Attachments").Take(&m, messageID).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil // deleted: nothing to send
-		}
-		return fmt.Errorf("load message %d: %w", messageID, err)
+// deliverMessenger sends a claimed outbound message through its messenger
+// connection and returns the provider's message id. Temporary failures (5xx, 429,
+// timeouts) come back as they are, for the send task to retry with backoff; any
+// other failure is Permanent.
+func (s *Sender) deliverMessenger(ctx context.Context, m *tickets.Message) (string, error) {
+	if s.Messengers == nil {
+		return "", Permanent(errors.New("this worker runs without messenger adapters"))
 	}
-	if m.Direction != tickets.DirectionOutbound || m.MessengerConnectionID == nil {
-		return fmt.Errorf("%w: message %d is not an outbound messenger message", asynq.SkipRetry, m.ID)
+	c, err := messengers.LoadConn(ctx, s.Tickets.DB, *m.MessengerConnectionID)
+	if errors.Is(err, tickets.ErrNotFound) {
+		return "", Permanent(errors.New("the messenger connection this message was to leave through was deleted"))
 	}
-	switch m.Status {
-	case tickets.MessageQueued, tickets.MessageSending, tickets.MessageScheduled:
-	default:
-		return nil // sent, canceled, failed or a draft: not ours to send
-	}
-	if m.SendAt != nil && m.SendAt.After(time.Now()) {
-		return nil // not due yet; the send-at task fires later
-	}
-	fail := func(err error) error {
-		db.Model(&tickets.Message{}).Where("id = ?", m.ID).Updates(map[string]any{
-			"status": tickets.MessageFailed, "failed_reason": err.Error(), "updated_at": time.Now().UTC()})
-		return fmt.Errorf("%w: message %d: %v", asynq.SkipRetry, m.ID, err)
-	}
-	c, err := messengers.LoadConn(ctx, d.Tickets.DB, *m.MessengerConnectionID)
 	if err != nil {
-		return fail(err)
+		return "", err
 	}
-	a, err := d.Messengers.Registry.Get(c.Provider)
+	a, err := s.Messengers.Registry.Get(c.Provider)
 	if err != nil {
-		return fail(err)
+		return "", Permanent(err)
 	}
-	out, err := outgoingFor(ctx, d, c, &m)
+	out, err := s.messengerOutgoing(ctx, c, m)
 	if err != nil {
-		return fail(err)
-	}
-	res := db.Model(&tickets.Message{}).Where("id = ? AND status IN ?", m.ID,
-		[]string{tickets.MessageQueued, tickets.MessageSending, tickets.MessageScheduled}).
-		Updates(map[string]any{"status": tickets.MessageSending, "attempts": gorm.Expr("attempts + 1")})
-	if res.Error != nil {
-		return fmt.Errorf("mark message %d sending: %w", m.ID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil // canceled meanwhile
+		return "", Permanent(err)
 	}
 	sent, err := a.Send(ctx, c, *out)
 	if err != nil {
-		if messengers.IsTemporary(err) && !lastAttempt {
-			db.Model(&tickets.Message{}).Where("id = ?", m.ID).Updates(map[string]any{
-				"status": tickets.MessageQueued, "failed_reason": "retrying: " + err.Error()})
-			return fmt.Errorf("deliver message %d: %w", m.ID, err)
+		if messengers.IsTemporary(err) {
+			return "", err
 		}
-		return fail(err)
+		return "", Permanent(err)
 	}
-	now := time.Now().UTC()
-	err = db.Model(&tickets.Message{}).Where("id = ?", m.ID).Updates(map[string]any{
-		"status": tickets.MessageSent, "sent_at": now, "provider_message_id": sent.ProviderMessageID,
-		"failed_reason": "", "updated_at": now}).Error
-	if err != nil {
-		return fmt.Errorf("mark message %d sent: %w", m.ID, err)
-	}
-	d.Tickets.Publisher.Publish(ctx, tickets.LiveEvent{Kind: "message.updated", ChannelID: m.ChannelID,
-		TicketID: m.TicketID, Data: map[string]any{"message_id": m.ID, "status": tickets.MessageSent}})
-	return nil
+	return sent.ProviderMessageID, nil
 }
 
-// outgoingFor builds the provider-neutral reply: the recipient is whoever last
+// Handler returns the send task's handler, for an asynq server of one's own (tests
+// that run retries with a short backoff).
+func (s *Sender) Handler() func(context.Context, *asynq.Task) error { return s.handleSend }
+
+// messengerOutgoing builds the provider-neutral reply: the recipient is whoever last
 // wrote on this ticket through the connection, else the contact's identity for
 // the provider.
-func outgoingFor(ctx context.Context, d Deps, c *messengers.Conn, m *tickets.Message) (*messengers.Outgoing, error) {
-	db := d.Tickets.DB.WithContext(ctx)
+func (s *Sender) messengerOutgoing(ctx context.Context, c *messengers.Conn, m *tickets.Message) (*messengers.Outgoing, error) {
+	db := s.Tickets.DB.WithContext(ctx)
 	var to string
 	db.Model(&tickets.Message{}).Where("ticket_id = ? AND direction = ? AND messenger_connection_id = ?",
 		m.TicketID, tickets.DirectionInbound, c.ID).Order("id DESC").Limit(1).Pluck("from_address", &to)
@@ -216,13 +153,13 @@ func outgoingFor(ctx context.Context, d Deps, c *messengers.Conn, m *tickets.Mes
 		return nil, fmt.Errorf("no %s recipient known for ticket %d", c.Provider, m.TicketID)
 	}
 	out := &messengers.Outgoing{To: to, Text: m.BodyText, ReplyToProviderID: m.InReplyTo}
-	tpl, err := messengers.MessageTemplate(ctx, d.Tickets.DB, m.ID)
+	tpl, err := messengers.MessageTemplate(ctx, s.Tickets.DB, m.ID)
 	if err != nil {
 		return nil, err
 	}
 	out.Template = tpl
 	if tpl == nil && c.Provider == "whatsapp" {
-		if err := messengers.CheckWindow(ctx, d.Tickets.DB, c.ID, m.TicketID, time.Now()); err != nil {
+		if err := messengers.CheckWindow(ctx, s.Tickets.DB, c.ID, m.TicketID, time.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -230,7 +167,7 @@ func outgoingFor(ctx context.Context, d Deps, c *messengers.Conn, m *tickets.Mes
 		sum := att.SHA256
 		out.Attachments = append(out.Attachments, messengers.OutFile{Filename: att.Filename,
 			ContentType: att.ContentType, Size: att.Size,
-			Open: func() (io.ReadCloser, error) { return d.Blobs.Open(sum) }})
+			Open: func() (io.ReadCloser, error) { return s.Blobs.Open(sum) }})
 	}
 	return out, nil
 }

@@ -2,7 +2,9 @@ package tasks
 
 import (
 	"log/slog"
+	"time"
 
+	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
@@ -14,8 +16,13 @@ type Deps struct {
 	Log     *slog.Logger
 	Blobs   *tickets.Blobs
 	Send    SendConfig
+	// IMAP polls IMAP mailboxes (nil: no IMAP polling in this process).
+	IMAP             *mail.IMAPPoller
+	IMAPPollInterval time.Duration
 	// Messengers receives polled updates and holds the provider adapters.
 	Messengers *messengers.Receiver
+	// DueLead is how long before a due date its reminder goes out (0: one hour).
+	DueLead time.Duration
 }
 
 // Register installs every task handler and periodic task on w. Handlers are
@@ -23,5 +30,8 @@ type Deps struct {
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
 	registerSend(w, d)
+	registerIMAP(w, d)
 	registerMessengers(w, d)
+	registerSnooze(w, d)
+	registerDue(w, d)
 }

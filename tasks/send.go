@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	pdmail "github.com/postdesk/postdesk/mail"
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -109,10 +110,12 @@ type Sender struct {
 	Blobs   *tickets.Blobs
 	Config  SendConfig
 	Log     *slog.Logger
+	// Messengers holds the adapters for replies through messenger connections.
+	Messengers *messengers.Receiver
 }
 
 func registerSend(w *Worker, d Deps) {
-	s := &Sender{Tickets: d.Tickets, Blobs: d.Blobs, Config: d.Send, Log: d.Log}
+	s := &Sender{Tickets: d.Tickets, Blobs: d.Blobs, Config: d.Send, Log: d.Log, Messengers: d.Messengers}
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
@@ -157,13 +160,13 @@ func (s *Sender) handleSend(ctx context.Context, t *asynq.Task) error {
 		return err // in flight elsewhere, or the database is away: try again later
 	}
 	log := s.Log.With("message_id", m.ID, "ticket_id", m.TicketID, "attempt", m.Attempts)
-	derr := s.deliver(ctx, m)
+	providerID, derr := s.deliver(ctx, m)
 	if derr == nil {
 		// The mail is out; recording it must not be lost, or a later sweep would
 		// send it again. Try a few times before giving up to the lease.
 		var err error
 		for i := 0; i < 5; i++ {
-			if err = s.Tickets.MarkSent(context.WithoutCancel(ctx), m.ID, ""); err == nil {
+			if err = s.Tickets.MarkSent(context.WithoutCancel(ctx), m.ID, providerID); err == nil {
 				break
 			}
 			time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
@@ -194,16 +197,17 @@ func (s *Sender) handleSend(ctx context.Context, t *asynq.Task) error {
 	return derr
 }
 
-// deliver hands a claimed message to its channel: a mailbox's SMTP relay, or (added
-// by the messengers) a messenger connection.
-func (s *Sender) deliver(ctx context.Context, m *tickets.Message) error {
+// deliver hands a claimed message to its channel: a mailbox's SMTP relay, or a
+// messenger connection (tasks/messenger.go), and returns the provider's message id
+// where there is one.
+func (s *Sender) deliver(ctx context.Context, m *tickets.Message) (string, error) {
 	switch {
 	case m.MailboxID != nil:
-		return s.deliverMail(ctx, m)
+		return "", s.deliverMail(ctx, m)
 	case m.MessengerConnectionID != nil:
-		return Permanent(errors.New("replies through messengers are not supported yet"))
+		return s.deliverMessenger(ctx, m)
 	}
-	return Permanent(errors.New("the message has no mailbox or messenger to leave through"))
+	return "", Permanent(errors.New("the message has no mailbox or messenger to leave through"))
 }
 
 // Relay returns the relay a mailbox sends through: its own, or the default.

@@ -29,14 +29,13 @@ func (m *Mailbox) CurrentIMAPSyncKey() string {
 	return strings.ToLower(m.IMAPHost) + "|" + m.IMAPUsername + "|" + m.IMAPFolder
 }
 
-// IMAPMailboxIDs lists the mailboxes whose inbound mail is polled over IMAP.
-func (s *Service) IMAPMailboxIDs(ctx context.Context) ([]int64, error) {
-	var ids []int64
-	err := s.DB.WithContext(ctx).Raw(`SELECT id FROM mailboxes WHERE inbound = 'imap' ORDER BY id`).Scan(&ids).Error
-	if err != nil {
+// IMAPMailboxes lists the mailboxes whose inbound mail is polled over IMAP.
+func (s *Service) IMAPMailboxes(ctx context.Context) ([]Mailbox, error) {
+	var out []Mailbox
+	if err := s.DB.WithContext(ctx).Where("inbound = 'imap'").Order("id").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list imap mailboxes: %w", err)
 	}
-	return ids, nil
+	return out, nil
 }
 
 // MailboxDraft returns mailbox id of a channel with the input applied but not

@@ -70,6 +70,9 @@ type OutboundDraft struct {
 	ForwardMessageID *int64
 	// Automatic marks machine-made mail: no undo window, Auto-Submitted on the wire.
 	Automatic bool
+	// MessengerTemplate sends an approved provider template instead of free text
+	// (required on WhatsApp outside the 24-hour window).
+	MessengerTemplate *MessengerTemplate
 }
 
 // CreateOutbound writes an outbound message on a ticket agent a may see, then
@@ -179,6 +182,12 @@ func (s *Service) insertOutbound(ctx context.Context, tx *gorm.DB, a *Agent, t *
 	viaMessenger := d.MailboxID == nil && t.MessengerConnectionID != nil
 	if viaMessenger {
 		m.MessengerConnectionID = t.MessengerConnectionID
+		if err := s.checkMessengerWindow(tx, t, d.MessengerTemplate); err != nil {
+			return nil, err
+		}
+		if d.MessengerTemplate != nil && strings.TrimSpace(d.BodyText) == "" {
+			d.BodyText = "[template " + d.MessengerTemplate.Name + "]"
+		}
 	} else {
 		mb, err := s.outboundMailbox(tx, t.ChannelID, d.MailboxID, t.MailboxID)
 		if err != nil {
@@ -252,6 +261,9 @@ func (s *Service) insertOutbound(ctx context.Context, tx *gorm.DB, a *Agent, t *
 			return nil, fmt.Errorf("store outbound message: %w", ErrConflict)
 		}
 		return nil, fmt.Errorf("store outbound message: %w", err)
+	}
+	if err := storeMessengerTemplate(tx, m.ID, d.MessengerTemplate); err != nil {
+		return nil, err
 	}
 	if err := copyForwardedAttachments(tx, m.ID, forwarded); err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package tickets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ func (s *Service) CreateTask(ctx context.Context, a *Agent, in NewTask) (*Ticket
 	if err != nil {
 		return nil, err
 	}
-	s.scheduleDue(ctx, t)
+	s.ScheduleDue(ctx, t)
 	return t, nil
 }
 
@@ -66,7 +65,7 @@ func (s *Service) createTask(ctx context.Context, tx *gorm.DB, a *Agent, in NewT
 	checkChecklistTexts(&v, in.Checklist)
 	checkTagNames(&v, in.Tags)
 	if in.AssigneeID != nil {
-		member, err := isMember(tx, in.ChannelID, *in.AssigneeID)
+		member, err := s.IsMember(ctx, in.ChannelID, *in.AssigneeID)
 		if err != nil {
 			return nil, err
 		}
@@ -123,25 +122,4 @@ func (s *Service) createTask(ctx context.Context, tx *gorm.DB, a *Agent, in NewT
 	}
 	s.PublishAfterCommit(ctx, LiveEvent{Kind: "ticket.created", ChannelID: t.ChannelID, TicketID: t.ID})
 	return t, nil
-}
-
-// isMember reports whether agentID is a member (any role) of the channel.
-func isMember(tx *gorm.DB, channelID, agentID int64) (bool, error) {
-	var n int64
-	err := tx.Model(&ChannelMember{}).Where("channel_id = ? AND agent_id = ?", channelID, agentID).Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("channel membership: %w", err)
-	}
-	return n > 0, nil
-}
-
-// scheduleDue asks the scheduler for t's due reminders; failures only delay them
-// until the next sweep.
-func (s *Service) scheduleDue(ctx context.Context, t *Ticket) {
-	if s.Scheduler == nil || t.DueAt == nil {
-		return
-	}
-	if err := s.Scheduler.ScheduleDueReminder(ctx, t.ID, *t.DueAt); err != nil && !errors.Is(err, context.Canceled) {
-		logScheduleError("due reminder", t.ID, err)
-	}
 }

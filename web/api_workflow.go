@@ -7,4 +7,6 @@ import "github.com/gin-gonic/gin"
 // contacts. Each area's handlers live in their own api_*.go file.
 func (s *Server) registerWorkflow(g *gin.RouterGroup) {
 	g.POST("/tickets", s.createTicket)
+	g.POST("/tickets/:id/snooze", s.snoozeTicket)
+	g.DELETE("/tickets/:id/snooze", s.unsnoozeTicket)
 }

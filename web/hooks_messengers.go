@@ -17,6 +17,7 @@ const maxWebhookBody = 4 << 20
 // registerMessengerHooks adds the public provider webhooks. They carry no session:
 // each request proves itself with the provider's signature or secret.
 func (s *Server) registerMessengerHooks(e *gin.Engine) {
+	s.registerWebChat(e)
 	e.GET("/hooks/:provider/:connection_id", s.hookVerify)
 	e.POST("/hooks/:provider/:connection_id", s.hookReceive)
 }

@@ -27,9 +27,11 @@ func (s *Server) routes() {
 	admin.PATCH("/agents/:id", s.updateAgent)
 
 	s.registerChannels(authed)
+	s.registerIMAP(authed)
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
+	s.registerLive(authed)
 }
 
 func (s *Server) registerChannels(g *gin.RouterGroup) {

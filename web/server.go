@@ -33,6 +33,7 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	limiter *limiter
+	live    *Live
 	// messengers stores webhook updates; nil disables /hooks/.
 	messengers *messengers.Receiver
 }
@@ -43,6 +44,9 @@ type Deps struct {
 	Tasks   *tasks.Client
 	Blobs   *tickets.Blobs
 	Log     *slog.Logger
+	// Live is the live-update hub; New makes one on the tasks Redis when nil. The
+	// same value should be the tickets.Service's Publisher.
+	Live *Live
 	// Messengers receives messenger webhooks.
 	Messengers *messengers.Receiver
 }
@@ -61,7 +65,10 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}, messengers: d.Messengers}
+		limiter: &limiter{rdb: d.Tasks.Redis()}, live: d.Live, messengers: d.Messengers}
+	if s.live == nil {
+		s.live = NewLive(d.Tasks.Redis(), d.Log)
+	}
 	e := gin.New()
 	e.RedirectTrailingSlash = false
 	e.HandleMethodNotAllowed = true
@@ -77,6 +84,9 @@ func New(cfg Config, d Deps) *Server {
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// Live returns the live-update hub (the tickets.Publisher to inject).
+func (s *Server) Live() *Live { return s.live }
 
 // Routes lists "METHOD path" of every registered route (for the OpenAPI check).
 func (s *Server) Routes() []gin.RouteInfo { return s.engine.Routes() }

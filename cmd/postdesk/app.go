@@ -52,6 +52,7 @@ func openApp(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (
 	}
 	a := &app{cfg: cfg, log: log, db: db, tickets: tickets.NewService(db), tasks: tasks.NewClient(ropt),
 		blobs: &tickets.Blobs{Dir: cfg.DataDir}}
+	a.tickets.Scheduler = &tasks.Scheduler{Client: a.tasks, DueLead: cfg.DueLead}
 	if err := a.wireOutbound(); err != nil {
 		a.close()
 		return nil, err

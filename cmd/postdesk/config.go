@@ -14,21 +14,24 @@ import (
 // a default that works on localhost, and a doc line; flags override the environment.
 // `postdesk config` prints this table (the README's configuration table is made from it).
 type Config struct {
-	DatabaseURL   string        `env:"POSTDESK_DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/postdesk?sslmode=disable" doc:"Postgres URL; the database is created if missing"`
-	DBMaxConns    int           `env:"POSTDESK_DB_MAX_CONNS" default:"20" doc:"Postgres connection pool size per process"`
-	RedisURL      string        `env:"POSTDESK_REDIS_URL" default:"redis://127.0.0.1:6379/0" doc:"Redis URL (queues only; nothing durable)"`
-	HTTPAddr      string        `env:"POSTDESK_HTTP_ADDR" default:":8080" doc:"HTTP listen address (UI, API, webhooks, tracking pixel)"`
-	SMTPAddr      string        `env:"POSTDESK_SMTP_ADDR" default:":2525" doc:"Inbound SMTP listen address"`
-	BaseURL       string        `env:"POSTDESK_BASE_URL" default:"http://localhost:8080" doc:"Public URL used in links and the tracking pixel"`
-	Hostname      string        `env:"POSTDESK_HOSTNAME" default:"localhost" doc:"Host name for Message-IDs and the SMTP greeting"`
-	DataDir       string        `env:"POSTDESK_DATA_DIR" default:"./data" doc:"Directory for attachment blobs"`
-	SMTPRelay     string        `env:"POSTDESK_SMTP_RELAY" default:"smtp://127.0.0.1:1025" doc:"Default outbound relay, smtp://user:pass@host:port"`
-	AdminEmail    string        `env:"POSTDESK_ADMIN_EMAIL" default:"" doc:"E-mail of the first admin, created when no agent exists"`
-	AdminPassword string        `env:"POSTDESK_ADMIN_PASSWORD" default:"" doc:"Password of the first admin (generated and printed once when empty)"`
-	Roles         string        `env:"POSTDESK_ROLES" default:"web,smtp,worker,scheduler" doc:"Roles this serve process runs"`
-	AutoMigrate   bool          `env:"POSTDESK_AUTO_MIGRATE" default:"true" doc:"Apply migrations when serve starts"`
-	LogLevel      string        `env:"POSTDESK_LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
-	ShutdownGrace time.Duration `env:"POSTDESK_SHUTDOWN_GRACE" default:"25s" doc:"How long shutdown waits for in-flight work"`
+	DatabaseURL      string        `env:"POSTDESK_DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/postdesk?sslmode=disable" doc:"Postgres URL; the database is created if missing"`
+	DBMaxConns       int           `env:"POSTDESK_DB_MAX_CONNS" default:"20" doc:"Postgres connection pool size per process"`
+	RedisURL         string        `env:"POSTDESK_REDIS_URL" default:"redis://127.0.0.1:6379/0" doc:"Redis URL (queues only; nothing durable)"`
+	HTTPAddr         string        `env:"POSTDESK_HTTP_ADDR" default:":8080" doc:"HTTP listen address (UI, API, webhooks, tracking pixel)"`
+	SMTPAddr         string        `env:"POSTDESK_SMTP_ADDR" default:":2525" doc:"Inbound SMTP listen address"`
+	BaseURL          string        `env:"POSTDESK_BASE_URL" default:"http://localhost:8080" doc:"Public URL used in links and the tracking pixel"`
+	Hostname         string        `env:"POSTDESK_HOSTNAME" default:"localhost" doc:"Host name for Message-IDs and the SMTP greeting"`
+	DataDir          string        `env:"POSTDESK_DATA_DIR" default:"./data" doc:"Directory for attachment blobs"`
+	SMTPRelay        string        `env:"POSTDESK_SMTP_RELAY" default:"smtp://127.0.0.1:1025" doc:"Default outbound relay, smtp://user:pass@host:port"`
+	IMAPPollInterval time.Duration `env:"POSTDESK_IMAP_POLL_INTERVAL" default:"60s" doc:"How often IMAP mailboxes are polled (mailboxes idling with IDLE get mail at once)"`
+	IMAPIdleSessions int           `env:"POSTDESK_IMAP_IDLE_SESSIONS" default:"8" doc:"IMAP mailboxes one worker process keeps in IDLE at once (0: never idle, always poll)"`
+	AdminEmail       string        `env:"POSTDESK_ADMIN_EMAIL" default:"" doc:"E-mail of the first admin, created when no agent exists"`
+	AdminPassword    string        `env:"POSTDESK_ADMIN_PASSWORD" default:"" doc:"Password of the first admin (generated and printed once when empty)"`
+	Roles            string        `env:"POSTDESK_ROLES" default:"web,smtp,worker,scheduler" doc:"Roles this serve process runs"`
+	AutoMigrate      bool          `env:"POSTDESK_AUTO_MIGRATE" default:"true" doc:"Apply migrations when serve starts"`
+	LogLevel         string        `env:"POSTDESK_LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
+	ShutdownGrace    time.Duration `env:"POSTDESK_SHUTDOWN_GRACE" default:"25s" doc:"How long shutdown waits for in-flight work"`
+	DueLead          time.Duration `env:"POSTDESK_DUE_REMINDER_LEAD" default:"1h" doc:"How long before a due date the assignee is reminded"`
 }
 
 type option struct {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/web"
 )
@@ -61,6 +62,12 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 
+	// One publish point for live updates, in every role: a worker's ingest reaches the
+	// browsers of every web process through Redis pub/sub.
+	live := web.NewLive(a.tasks.Redis(), log)
+	a.tickets.Publisher = live
+	go func() { <-ctx.Done(); live.Close() }()
+
 	worker := tasks.NewWorker(a.tasks.RedisOpt(), log)
 	tasks.Register(worker, a.taskDeps())
 
@@ -77,7 +84,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log, Messengers: a.messengerReceiver()})
+			Blobs: a.blobs, Log: log, Live: live, Messengers: a.messengerReceiver()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
@@ -131,7 +138,23 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
-		Messengers: a.messengerReceiver()}
+		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver(),
+		DueLead: a.cfg.DueLead}
+}
+
+// imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
+func (a *app) imapPoller() *mail.IMAPPoller {
+	idle := a.cfg.IMAPIdleSessions
+	if idle <= 0 {
+		idle = -1 // the poller's "never idle"
+	}
+	return &mail.IMAPPoller{
+		Tickets:         a.tickets,
+		Sink:            &mail.Intake{DB: a.db, Blobs: a.blobs, Log: a.log},
+		DSN:             a.cfg.DatabaseURL,
+		MaxIdleSessions: idle,
+		Log:             a.log,
+	}
 }
 
 // smtpRole returns the inbound SMTP server role.

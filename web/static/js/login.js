@@ -15,6 +15,6 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   try {
     const body = await res.json();
     if (body.error && res.status === 429) err.textContent = body.error.message;
-  } catch (_) {}
+  } catch (_) { /* keep the default message */ }
   err.hidden = false;
 });

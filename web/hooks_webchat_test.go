@@ -1,0 +1,155 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/postdesk/postdesk/tasks"
+	"github.com/postdesk/postdesk/tickets"
+)
+
+func TestWebChat(t *testing.T) {
+	h := messengerHarness(t)
+	webchatPollEvery = 20 * time.Millisecond
+	member, _ := h.agent("agent")
+	_, admin := h.agent("admin")
+	ch := admin.channel("Web chat "+itoa(int(time.Now().UnixNano()%1e6)), "chat", member.ID)
+	var mc struct{ ID int64 }
+	admin.must(201, "POST", fmt.Sprintf("/api/v1/channels/%d/messengers", ch), map[string]any{"provider": "webchat",
+		"name": "Flower shop", "settings": map[string]any{"greeting": "Hi! How can we help?"}}, &mc)
+	base := fmt.Sprintf("/hooks/webchat/%d", mc.ID)
+	visitor := h.anon()
+
+	r := visitor.must(200, "GET", "/widget.js", nil, nil)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/javascript") || !strings.Contains(string(r.Body), "/hooks/webchat/") {
+		t.Fatalf("widget.js: %s", r.Header.Get("Content-Type"))
+	}
+
+	var sess struct {
+		Token        string `json:"token"`
+		AgentsOnline bool   `json:"agents_online"`
+		Greeting     string `json:"greeting"`
+	}
+	r = visitor.must(200, "POST", base+"/session", "{}", &sess)
+	if sess.Token == "" || sess.AgentsOnline || sess.Greeting != "Hi! How can we help?" {
+		t.Fatalf("session: %+v", sess)
+	}
+	if r.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatal("no CORS header")
+	}
+	count := func() int64 {
+		var n int64
+		h.svc.DB.Model(&tickets.Message{}).Where("messenger_connection_id = ?", mc.ID).Count(&n)
+		return n
+	}
+
+	t.Run("forged_token_is_401_and_stores_nothing", func(t *testing.T) {
+		forged := strings.SplitN(sess.Token, ".", 2)[0] + ".AAAA"
+		r := h.anon().do("POST", base+"/messages", fmt.Sprintf(`{"token":%q,"text":"x"}`, forged))
+		if r.Status != 401 || count() != 0 {
+			t.Fatalf("forged token: %d, %d messages", r.Status, count())
+		}
+		if r := h.anon().do("POST", base+"/messages", `{"text":"no token"}`); r.Status != 401 {
+			t.Fatalf("no token: %d", r.Status)
+		}
+	})
+
+	body := fmt.Sprintf(`{"token":%q,"text":"Do you have peonies?","client_id":"c1","name":"Mia"}`, sess.Token)
+	var posted struct{ ID int64 }
+	visitor.must(201, "POST", base+"/messages", body, &posted)
+	visitor.must(200, "POST", base+"/messages", body, nil) // the widget retried: stored once
+	if count() != 1 {
+		t.Fatalf("%d messages after a retried post", count())
+	}
+	var tk tickets.Ticket
+	h.svc.DB.Where("messenger_connection_id = ?", mc.ID).Take(&tk)
+	if tk.ChannelID != ch || tk.Subject != "Do you have peonies?" {
+		t.Fatalf("ticket: %+v", tk)
+	}
+
+	t.Run("offline_visitor_leaves_email", func(t *testing.T) {
+		visitor.must(422, "POST", base+"/email", fmt.Sprintf(`{"token":%q,"email":"not an address"}`, sess.Token), nil)
+		visitor.must(204, "POST", base+"/email", fmt.Sprintf(`{"token":%q,"email":"Mia@Example.org"}`, sess.Token), nil)
+		var id tickets.ContactIdentity
+		if err := h.svc.DB.Where("kind = 'email' AND value = 'mia@example.org'").Take(&id).Error; err != nil ||
+			id.ContactID != *tk.ContactID {
+			t.Fatalf("email identity %+v: %v", id, err)
+		}
+		var m tickets.Message
+		h.svc.DB.Take(&m, posted.ID)
+		if m.ReplyTo != "mia@example.org" {
+			t.Fatalf("reply_to %q", m.ReplyTo)
+		}
+	})
+
+	t.Run("agent_online_and_reply_reaches_the_stream", func(t *testing.T) {
+		h.svc.DB.Model(&tickets.Agent{}).Where("id = ?", member.ID).Update("status", "online")
+		visitor.must(200, "POST", base+"/session", fmt.Sprintf(`{"token":%q}`, sess.Token), &sess)
+		if !sess.AgentsOnline {
+			t.Fatal("member online, but agents_online is false")
+		}
+		reply := &tickets.Message{TicketID: tk.ID, ChannelID: tk.ChannelID, Direction: tickets.DirectionOutbound,
+			Status: tickets.MessageQueued, AuthorAgentID: &member.ID, ContactID: tk.ContactID,
+			MessengerConnectionID: &mc.ID, BodyText: "Yes, pink and white."}
+		if err := h.svc.DB.Create(reply).Error; err != nil {
+			t.Fatal(err)
+		}
+		sender := &tasks.Sender{Tickets: h.svc, Blobs: h.web.blobs, Messengers: h.web.messengers, Log: slog.Default()}
+		payload, _ := json.Marshal(map[string]int64{"message_id": reply.ID})
+		if err := sender.Handler()(t.Context(), asynq.NewTask(tasks.TypeSend, payload)); err != nil {
+			t.Fatal(err)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", h.srv.URL+base+"/events?token="+sess.Token, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("events: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		sc := bufio.NewScanner(res.Body)
+		var got []string
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "event:") {
+				event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+			}
+			if strings.HasPrefix(line, "data:") && event == "message" {
+				got = append(got, strings.TrimSpace(strings.TrimPrefix(line, "data:")))
+				if strings.Contains(line, "Yes, pink and white.") {
+					break
+				}
+			}
+		}
+		if len(got) != 2 || !strings.Contains(got[0], `"from":"visitor"`) || !strings.Contains(got[1], `"from":"agent"`) {
+			t.Fatalf("stream: %v", got)
+		}
+		cancel()
+		var m tickets.Message
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			h.svc.DB.Take(&m, reply.ID)
+			if m.Status == tickets.MessageDelivered || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if m.Status != tickets.MessageDelivered {
+			t.Fatalf("reply status %s after the stream showed it, want delivered", m.Status)
+		}
+	})
+}

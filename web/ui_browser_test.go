@@ -1,0 +1,311 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"gorm.io/gorm"
+
+	"github.com/postdesk/postdesk/internal/testenv"
+	"github.com/postdesk/postdesk/tasks"
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// Browser tests drive Debian's chromium headless against a real server (web.New on
+// httptest, a real tasks worker, the package's Postgres and Redis). Screenshots
+// land in testdata-out/ at the repository root (not committed).
+
+const screenshotDir = "../testdata-out"
+
+// startChromium starts a fresh headless chromium for the test. Without chromium the
+// test is skipped locally and fails under CI=true, where .ci/run installs it.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; .ci/run installs it with apt-get")
+		}
+		t.Skip("chromium is not installed (apt-get install -y chromium)")
+	}
+	for _, f := range []string{"static/vendor/htmx.min.js", "static/vendor/Sortable.min.js"} {
+		if _, err := fs.Stat(staticFS, f); err != nil {
+			t.Fatalf("%s is not embedded: run `make web-deps` before testing", f)
+		}
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// page is one browser tab on the test server; its helpers fail the test on error.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("browser: %v (at %s)", err, p.url())
+	}
+}
+
+func (p *page) url() string {
+	u, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string]("location.href"))
+	return u
+}
+
+// text is the visible text of the first element matching sel (read in the page, so
+// a swap of the element between query and read cannot fail it).
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	p.do(chromedp.WaitVisible(chromedp.CSS(sel)))
+	return evalJS[string](p, `document.querySelector(`+jsString(sel)+`).innerText.trim()`)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func evalJS[T any](p *page, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitJS polls a boolean expression until it is true.
+func (p *page) waitJS(expr, what string) {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("timed out waiting for %s", what)
+}
+
+func (p *page) shot(name string) {
+	p.t.Helper()
+	b, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), b, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// in returns the page for use inside subtest t.
+func (p *page) in(t *testing.T) *page {
+	c := *p
+	c.t = t
+	return &c
+}
+
+// widest names the elements that stick out to the right of the viewport.
+const widest = `Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.tagName + '.' + e.className + '#' + e.id + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 8).join(' ')`
+
+func (p *page) login(email, password string) {
+	p.t.Helper()
+	p.do(chromedp.Navigate(p.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-form button")), chromedp.WaitVisible(chromedp.CSS("#queue")))
+}
+
+func (p *page) logout() {
+	p.t.Helper()
+	p.do(chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+}
+
+// uiEnv is a running server with a worker, an admin, and a shop channel with one
+// member (anna) and one agent outside it (bob).
+type uiEnv struct {
+	h         *harness
+	admin     *apiClient
+	anna, bob *tickets.Agent
+	shop      int64
+	mailbox   int64
+}
+
+const uiPassword = "correct horse battery"
+
+func newUIEnv(t *testing.T) *uiEnv {
+	t.Helper()
+	h := newHarness(t)
+	h.svc.Publisher = h.web.Live()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := tasks.NewWorker(testenv.Asynq(t), h.web.log)
+	tasks.Register(w, tasks.Deps{Tickets: h.svc, Client: h.web.tasks, Log: h.web.log})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.RunWorker(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	_, admin := h.agent("admin")
+	anna, _ := h.agent("agent")
+	bob, _ := h.agent("agent")
+	e := &uiEnv{h: h, admin: admin, anna: anna, bob: bob}
+	e.shop = admin.channel("Flower Shop "+itoa(int(anna.ID)), "email", anna.ID)
+	var mb struct{ ID int64 }
+	admin.must(201, "POST", "/api/v1/channels/"+itoa(int(e.shop))+"/mailboxes",
+		map[string]any{"address": "shop" + itoa(int(anna.ID)) + "@example.com"}, &mb)
+	e.mailbox = mb.ID
+	return e
+}
+
+// deliver stores a customer's mail as a new ticket the way inbound ingest does
+// (contact, ticket, message in one transaction) and publishes ticket.created.
+func (e *uiEnv) deliver(t *testing.T, from, name, subject, text, html string) *tickets.Ticket {
+	t.Helper()
+	svc := e.h.svc
+	var tk *tickets.Ticket
+	err := svc.DB.Transaction(func(tx *gorm.DB) error {
+		c, err := svc.ResolveContact(t.Context(), tx, "email", from, name)
+		if err != nil {
+			return err
+		}
+		tk, err = svc.OpenTicket(t.Context(), tx, tickets.NewTicket{ChannelID: e.shop, Subject: subject,
+			ContactID: &c.ID, MailboxID: &e.mailbox})
+		if err != nil {
+			return err
+		}
+		return svc.AddInboundMessage(t.Context(), tx, tk, &tickets.Message{ContactID: &c.ID, FromAddress: from,
+			FromName: name, Subject: subject, BodyText: text, BodyHTML: html, QuoteOffset: -1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Publisher.Publish(t.Context(), tickets.LiveEvent{Kind: "ticket.created", ChannelID: tk.ChannelID, TicketID: tk.ID,
+		Data: map[string]any{"subject": subject}})
+	return tk
+}
+
+func TestBrowserInbox(t *testing.T) {
+	e := newUIEnv(t)
+	ctx := startChromium(t)
+	p := &page{t: t, ctx: ctx, base: e.h.srv.URL}
+
+	t.Run("anonymous_is_sent_to_login", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+		p.shot("login")
+	})
+	t.Run("wrong_password_shows_error", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.SendKeys(chromedp.CSS("#email"), e.anna.Email), chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
+			chromedp.Click(chromedp.CSS("#login-form button")), chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	})
+
+	p.login(e.anna.Email, uiPassword)
+	if got := p.text(".who"); got != e.anna.Name {
+		t.Fatalf("header shows %q, want %q", got, e.anna.Name)
+	}
+
+	var tk *tickets.Ticket
+	t.Run("new_mail_appears_without_reload", func(t *testing.T) {
+		p := p.in(t)
+		// A marker on window survives only if the page is not reloaded.
+		evalJS[bool](p, "window.__sameDocument = true")
+		p.waitJS(`document.querySelector('.side a[data-channel]') !== null`, "the channel in the sidebar")
+		// Wait until the live stream is connected, so the event is not published before.
+		p.waitJS(`document.body.dataset.live === "open"`, "the event stream")
+		tk = e.deliver(t, "rosa@example.net", "Rosa Diaz", "Peonies for Saturday?",
+			"Hello,\nDo you have white peonies for a wedding on Saturday?\nRosa", "")
+		p.do(chromedp.WaitVisible(chromedp.CSS(`#rows li[data-ticket-id="` + itoa(int(tk.ID)) + `"]`)))
+		if !evalJS[bool](p, "window.__sameDocument === true") {
+			t.Fatal("the page was reloaded")
+		}
+		row := p.text(`#rows li[data-ticket-id="` + itoa(int(tk.ID)) + `"]`)
+		for _, want := range []string{"Peonies for Saturday?", "Rosa Diaz", "New"} {
+			if !strings.Contains(row, want) {
+				t.Fatalf("queue row %q lacks %q", row, want)
+			}
+		}
+		p.shot("inbox")
+	})
+
+	t.Run("open_ticket_shows_thread", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Click(chromedp.CSS(`#rows li[data-ticket-id="`+itoa(int(tk.ID))+`"] a`)),
+			chromedp.WaitVisible(chromedp.CSS("#ticket-"+itoa(int(tk.ID)))))
+		if s := p.text(".ticket-subject"); s != "Peonies for Saturday?" {
+			t.Fatalf("subject %q", s)
+		}
+		if body := p.text(".msg-inbound .msg-body"); !strings.Contains(body, "white peonies") {
+			t.Fatalf("thread body %q", body)
+		}
+		if u := p.url(); !strings.HasSuffix(strings.SplitN(u, "?", 2)[0], "/tickets/"+itoa(int(tk.ID))) {
+			t.Fatalf("url %s does not name the ticket", u)
+		}
+		p.shot("ticket")
+	})
+
+	t.Run("keyboard_help_and_navigation", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Click(chromedp.CSS(".brand")), chromedp.WaitVisible(chromedp.CSS("#rows")))
+		p.do(chromedp.KeyEvent("?"), chromedp.WaitVisible(chromedp.CSS("#keys-help")))
+		p.do(chromedp.KeyEvent("\x1b"), chromedp.WaitNotVisible(chromedp.CSS("#keys-help")))
+		p.do(chromedp.KeyEvent("j"))
+		p.waitJS(`document.querySelector('#rows .row.selected') !== null`, "j to select a row")
+		p.do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS("#ticket .ticket")))
+	})
+
+	t.Run("phone_width", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.EmulateViewport(360, 740), chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(chromedp.CSS("#rows")))
+		if w := evalJS[int](p, "document.documentElement.scrollWidth"); w > 360 {
+			t.Fatalf("inbox is %d px wide at 360", w)
+		}
+		p.shot("inbox-phone")
+		p.do(chromedp.Click(chromedp.CSS(`#rows li[data-ticket-id="`+itoa(int(tk.ID))+`"] a`)),
+			chromedp.WaitVisible(chromedp.CSS(".ticket-subject")))
+		p.shot("ticket-phone")
+		if w := evalJS[int](p, "document.documentElement.scrollWidth"); w > 360 {
+			t.Fatalf("ticket is %d px wide at 360: %s", w, evalJS[string](p, widest))
+		}
+		p.do(chromedp.EmulateViewport(1280, 860))
+	})
+
+	t.Run("agent_outside_the_channel_sees_nothing", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base + "/"))
+		p.logout()
+		p.login(e.bob.Email, uiPassword)
+		if n := evalJS[int](p, `document.querySelectorAll('#rows li[data-ticket-id="`+itoa(int(tk.ID))+`"]').length`); n != 0 {
+			t.Fatal("bob sees the shop's ticket in his queue")
+		}
+		p.do(chromedp.Navigate(p.base+"/tickets/"+itoa(int(tk.ID))), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		if h := p.text("main h1"); h != translate("error.not_found") {
+			t.Fatalf("bob opening the ticket sees %q", h)
+		}
+	})
+}
