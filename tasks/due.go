@@ -43,7 +43,7 @@ func (s *Scheduler) lead() time.Duration {
 func (s *Scheduler) ScheduleDueReminder(ctx context.Context, ticketID int64, dueAt time.Time) error {
 	b, _ := json.Marshal(duePayload{TicketID: ticketID, DueAt: dueAt.UTC()})
 	for kind, at := range map[string]time.Time{tickets.NotifyDueReminder: dueAt.Add(-s.lead()), tickets.NotifyDuePassed: dueAt} {
-		err := s.Client.Enqueue(ctx, asynq.NewTask(TypeDueReminder, b), asynq.ProcessAt(at),
+		err := s.Client.Enqueue(ctx, asynq.NewTask(TypeDueReminder, b), processAt(at),
 			asynq.TaskID(DueTaskID(ticketID, dueAt, kind)), asynq.Queue(QueueDefault), asynq.MaxRetry(10))
 		if err != nil {
 			return err

@@ -41,7 +41,7 @@ func SnoozeTaskID(ticketID int64, at time.Time) string {
 // ScheduleWake enqueues the wake-up of ticketID at `at`.
 func (s *Scheduler) ScheduleWake(ctx context.Context, ticketID int64, at time.Time) error {
 	b, _ := json.Marshal(snoozePayload{TicketID: ticketID, Until: at.UTC()})
-	return s.Client.Enqueue(ctx, asynq.NewTask(TypeSnoozeWake, b), asynq.ProcessAt(at),
+	return s.Client.Enqueue(ctx, asynq.NewTask(TypeSnoozeWake, b), processAt(at),
 		asynq.TaskID(SnoozeTaskID(ticketID, at)), asynq.Queue(QueueDefault), asynq.MaxRetry(10))
 }
 
@@ -62,4 +62,15 @@ func registerSnooze(w *Worker, d Deps) {
 		return err
 	})
 	w.Every(Periodic{Every: SweepEvery, Task: asynq.NewTask(TypeSnoozeSweep, nil)})
+}
+
+// processAt schedules a task no earlier than at. asynq keeps scheduled times in
+// whole seconds and runs a task once that second has begun, which can be up to a
+// second before at; the handler would then find the ticket not yet due. Rounding
+// up to the next second keeps "on time" from meaning "a little early".
+func processAt(at time.Time) asynq.Option {
+	if r := at.Truncate(time.Second); !r.Equal(at) {
+		at = r.Add(time.Second)
+	}
+	return asynq.ProcessAt(at)
 }

@@ -3,6 +3,7 @@ package tickets
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -25,6 +26,17 @@ func (s *Service) ScheduleDue(ctx context.Context, t *Ticket) {
 	}
 	if err := s.Scheduler.ScheduleDueReminder(ctx, t.ID, *t.DueAt); err != nil {
 		logScheduleError("due reminder", t.ID, err)
+	}
+}
+
+// rescheduleDue schedules the reminders of a ticket whose change touched due_at.
+func (s *Service) rescheduleDue(ctx context.Context, ticketID int64, changed []string) {
+	if s.Scheduler == nil || !slices.Contains(changed, "due_at") {
+		return
+	}
+	var t Ticket
+	if err := s.DB.WithContext(ctx).Take(&t, ticketID).Error; err == nil {
+		s.ScheduleDue(ctx, &t)
 	}
 }
 

@@ -1,6 +1,7 @@
 package tickets
 
 import (
+	"context"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -17,4 +18,28 @@ func RecordEvent(tx *gorm.DB, ticketID int64, agentID *int64, kind, oldValue, ne
 		return fmt.Errorf("record %s event on ticket %d: %w", kind, ticketID, err)
 	}
 	return nil
+}
+
+// MaxTimeline bounds how many events Events returns (the oldest first).
+const MaxTimeline = 5000
+
+// TimelineEvent is an event with the acting agent's name, as the timeline shows it.
+type TimelineEvent struct {
+	TicketEvent
+	AgentName string `json:"agent_name"`
+}
+
+// Events returns the timeline of a ticket agent a can see, oldest first.
+func (s *Service) Events(ctx context.Context, a *Agent, ticketID int64) ([]TimelineEvent, error) {
+	if _, err := s.VisibleTicket(ctx, a, ticketID); err != nil {
+		return nil, err
+	}
+	var out []TimelineEvent
+	err := s.DB.WithContext(ctx).Raw(`SELECT e.*, COALESCE(ag.name, '') AS agent_name
+		FROM ticket_events e LEFT JOIN agents ag ON ag.id = e.agent_id
+		WHERE e.ticket_id = ? ORDER BY e.id LIMIT ?`, ticketID, MaxTimeline).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("events of ticket %d: %w", ticketID, err)
+	}
+	return out, nil
 }

@@ -109,3 +109,74 @@ func (s *Service) notifyNewTicket(ctx context.Context, tx *gorm.DB, t *Ticket, c
 	return s.notifyMany(ctx, tx, ids, createdBy, Notification{Kind: NotifyNewTicket, TicketID: &t.ID,
 		Data: JSONMap{"subject": t.Subject, "channel_id": t.ChannelID}})
 }
+
+// NotificationFilter selects an agent's notifications, newest first.
+type NotificationFilter struct {
+	UnreadOnly bool
+	// Before is the id to continue below (the previous page's cursor); 0 starts at the newest.
+	Before int64
+	Limit  int
+}
+
+// NotificationPage is one page of notifications.
+type NotificationPage struct {
+	Items       []Notification `json:"items"`
+	NextCursor  string         `json:"next_cursor,omitempty"`
+	UnreadCount int64          `json:"unread_count"`
+}
+
+// Notifications lists agent a's own notifications.
+func (s *Service) Notifications(ctx context.Context, a *Agent, f NotificationFilter) (*NotificationPage, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	db := s.DB.WithContext(ctx)
+	q := db.Where("agent_id = ?", a.ID)
+	if f.UnreadOnly {
+		q = q.Where("read_at IS NULL")
+	}
+	if f.Before > 0 {
+		q = q.Where("id < ?", f.Before)
+	}
+	page := &NotificationPage{Items: []Notification{}}
+	if err := q.Order("id DESC").Limit(f.Limit + 1).Find(&page.Items).Error; err != nil {
+		return nil, fmt.Errorf("notifications of agent %d: %w", a.ID, err)
+	}
+	if len(page.Items) > f.Limit {
+		page.Items = page.Items[:f.Limit]
+		page.NextCursor = fmt.Sprint(page.Items[f.Limit-1].ID)
+	}
+	if err := db.Model(&Notification{}).Where("agent_id = ? AND read_at IS NULL", a.ID).
+		Count(&page.UnreadCount).Error; err != nil {
+		return nil, fmt.Errorf("unread notifications of agent %d: %w", a.ID, err)
+	}
+	return page, nil
+}
+
+// MarkNotificationRead marks one of a's notifications read; someone else's is
+// ErrNotFound. Marking a read notification again changes nothing.
+func (s *Service) MarkNotificationRead(ctx context.Context, a *Agent, id int64) error {
+	var n Notification
+	db := s.DB.WithContext(ctx)
+	if err := db.Where("id = ? AND agent_id = ?", id, a.ID).Take(&n).Error; err != nil {
+		return notFound(err, "notification %d", id)
+	}
+	if n.ReadAt != nil {
+		return nil
+	}
+	if err := db.Model(&n).Where("read_at IS NULL").Update("read_at", s.now()).Error; err != nil {
+		return fmt.Errorf("mark notification %d read: %w", id, err)
+	}
+	return nil
+}
+
+// MarkAllNotificationsRead marks every unread notification of a read and returns
+// how many changed.
+func (s *Service) MarkAllNotificationsRead(ctx context.Context, a *Agent) (int64, error) {
+	res := s.DB.WithContext(ctx).Model(&Notification{}).Where("agent_id = ? AND read_at IS NULL", a.ID).
+		Update("read_at", s.now())
+	if res.Error != nil {
+		return 0, fmt.Errorf("mark notifications of agent %d read: %w", a.ID, res.Error)
+	}
+	return res.RowsAffected, nil
+}

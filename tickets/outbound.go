@@ -238,7 +238,7 @@ func (s *Service) insertOutbound(ctx context.Context, tx *gorm.DB, a *Agent, t *
 	}
 	m.Subject = truncate(subject, 998)
 
-	m.BodyText, m.BodyHTML = d.BodyText, d.BodyHTML
+	m.BodyText, m.BodyHTML = d.BodyText, SanitizeComposerHTML(d.BodyHTML)
 	var forwarded int64
 	if d.Kind == OutboundForward {
 		var err error
@@ -456,42 +456,23 @@ func formatAddresses(as []*mail.Address) StringList {
 	return out
 }
 
-// attachUploads binds uploaded attachments to message m. Only the uploader may use an
-// upload, once, and the total must fit the channel's limit.
+// attachUploads binds uploaded attachments to message m (the note path's rules:
+// only the uploader's unused files) after checking the channel's size limit.
 func (s *Service) attachUploads(tx *gorm.DB, a *Agent, ch *Channel, m *Message, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	uniq := map[int64]bool{}
-	for _, id := range ids {
-		uniq[id] = true
-	}
-	var atts []Attachment
-	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("id IN ?", ids).Find(&atts).Error; err != nil {
-		return fmt.Errorf("load attachments: %w", err)
-	}
-	found := map[int64]bool{}
 	var total int64
-	for _, at := range atts {
-		found[at.ID] = true
-		if at.MessageID != nil || at.UploadedBy == nil || *at.UploadedBy != a.ID {
-			return Invalid("attachment_ids", fmt.Sprintf("attachment %d is not an unused upload of yours", at.ID))
-		}
-		total += at.Size
-	}
-	for id := range uniq {
-		if !found[id] {
-			return Invalid("attachment_ids", fmt.Sprintf("attachment %d does not exist", id))
-		}
+	err := tx.Model(&Attachment{}).Where("id IN ? AND message_id IS NULL AND uploaded_by = ?", ids, a.ID).
+		Select("COALESCE(sum(size), 0)").Scan(&total).Error
+	if err != nil {
+		return fmt.Errorf("attachment sizes: %w", err)
 	}
 	if total > ch.MaxAttachmentBytes {
 		return Invalid("attachment_ids", fmt.Sprintf("attachments total %d bytes; this channel allows at most %d",
 			total, ch.MaxAttachmentBytes))
 	}
-	if err := tx.Model(&Attachment{}).Where("id IN ?", ids).Update("message_id", m.ID).Error; err != nil {
-		return fmt.Errorf("attach uploads to message %d: %w", m.ID, err)
-	}
-	return tx.Where("message_id = ?", m.ID).Order("id").Find(&m.Attachments).Error
+	return attach(tx, a, m, ids)
 }
 
 // quoteForwarded appends the forwarded message below the agent's text and copies

@@ -143,7 +143,7 @@ func (s *Service) UpdateOutbound(ctx context.Context, a *Agent, id int64, p Outb
 			updates["body_text"] = m.BodyText
 		}
 		if p.BodyHTML != nil {
-			m.BodyHTML = *p.BodyHTML
+			m.BodyHTML = SanitizeComposerHTML(*p.BodyHTML)
 			updates["body_html"] = m.BodyHTML
 		}
 		if strings.TrimSpace(m.BodyText) == "" && strings.TrimSpace(m.BodyHTML) == "" {

@@ -201,6 +201,18 @@ func (s *Service) OutboundMessage(ctx context.Context, id int64) (*Message, erro
 	return &m, nil
 }
 
+// MessageWithAttachments loads a message agent a may see, with its attachments.
+func (s *Service) MessageWithAttachments(ctx context.Context, a *Agent, id int64) (*Message, error) {
+	m, err := s.VisibleMessage(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.DB.WithContext(ctx).Where("message_id = ?", id).Order("id").Find(&m.Attachments).Error; err != nil {
+		return nil, fmt.Errorf("attachments of message %d: %w", id, err)
+	}
+	return m, nil
+}
+
 func (s *Service) publishMessage(ctx context.Context, m *Message) {
 	s.Publisher.Publish(ctx, LiveEvent{Kind: "message.updated", ChannelID: m.ChannelID, TicketID: m.TicketID,
 		Data: map[string]any{"message_id": m.ID, "status": m.Status}})

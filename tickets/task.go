@@ -2,6 +2,7 @@ package tickets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -63,13 +64,14 @@ func (s *Service) createTask(ctx context.Context, tx *gorm.DB, a *Agent, in NewT
 	}
 	v.Check(priorities[in.Priority], "priority", "must be low, normal, high or urgent")
 	checkChecklistTexts(&v, in.Checklist)
-	checkTagNames(&v, in.Tags)
+	in.Tags = taskTags(&v, in.Tags)
 	if in.AssigneeID != nil {
-		member, err := s.IsMember(ctx, in.ChannelID, *in.AssigneeID)
-		if err != nil {
+		var ve *ValidationError
+		if err := assignable(tx, in.ChannelID, *in.AssigneeID); errors.As(err, &ve) {
+			v.Add("assignee_id", ve.Fields["assignee_id"])
+		} else if err != nil {
 			return nil, err
 		}
-		v.Check(member, "assignee_id", "must be a member of the channel")
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -108,8 +110,10 @@ func (s *Service) createTask(ctx context.Context, tx *gorm.DB, a *Agent, in NewT
 	if _, err := addChecklistItems(tx, a, t.ID, in.Checklist); err != nil {
 		return nil, err
 	}
-	if err := addTags(tx, t.ID, in.Tags); err != nil {
-		return nil, err
+	if len(in.Tags) > 0 {
+		if _, _, err := replaceTags(tx, t.ID, in.Tags); err != nil {
+			return nil, err
+		}
 	}
 	if in.AssigneeID != nil && *in.AssigneeID != a.ID {
 		if err := s.Notify(ctx, tx, Notification{AgentID: *in.AssigneeID, Kind: NotifyAssignment, TicketID: &t.ID,
@@ -122,4 +126,23 @@ func (s *Service) createTask(ctx context.Context, tx *gorm.DB, a *Agent, in NewT
 	}
 	s.PublishAfterCommit(ctx, LiveEvent{Kind: "ticket.created", ChannelID: t.ChannelID, TicketID: t.ID})
 	return t, nil
+}
+
+// taskTags validates and de-duplicates the tag names given with a new task.
+func taskTags(v *Validator, names []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" || len([]rune(n)) > 100 {
+			v.Add("tags", "each tag must be 1 to 100 characters")
+			continue
+		}
+		if !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			out = append(out, n)
+		}
+	}
+	v.Check(len(out) <= 30, "tags", "at most 30 tags")
+	return out
 }

@@ -122,6 +122,7 @@ func (s *Service) UpdateTicket(ctx context.Context, a *Agent, id int64, c Ticket
 	if err != nil {
 		return nil, err
 	}
+	s.rescheduleDue(ctx, id, up.Changed)
 	return up, nil
 }
 

@@ -31,6 +31,10 @@ func (s *Server) routes() {
 	s.registerTickets(authed)
 	s.registerMessengers(authed)
 	s.registerWorkflow(authed)
+	s.registerMessages(authed)
+	s.registerTemplates(authed)
+	s.registerAttachments(authed)
+	s.registerTracking(e)
 	s.registerLive(authed)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tasks"
+	"github.com/postdesk/postdesk/templates"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -33,7 +34,10 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	limiter *limiter
-	live    *Live
+	// Outbound mail: reply templates and the mailbox "test connection" check.
+	templates *templates.Store
+	smtpCheck SMTPChecker
+	live      *Live
 	// messengers stores webhook updates; nil disables /hooks/.
 	messengers *messengers.Receiver
 }
@@ -44,6 +48,8 @@ type Deps struct {
 	Tasks   *tasks.Client
 	Blobs   *tickets.Blobs
 	Log     *slog.Logger
+	// SMTPCheck tests a mailbox's relay settings (tasks.Sender); nil disables the check.
+	SMTPCheck SMTPChecker
 	// Live is the live-update hub; New makes one on the tasks Redis when nil. The
 	// same value should be the tickets.Service's Publisher.
 	Live *Live
@@ -65,7 +71,8 @@ func New(cfg Config, d Deps) *Server {
 		d.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, tickets: d.Tickets, tasks: d.Tasks, blobs: d.Blobs, log: d.Log,
-		limiter: &limiter{rdb: d.Tasks.Redis()}, live: d.Live, messengers: d.Messengers}
+		limiter: &limiter{rdb: d.Tasks.Redis()}, live: d.Live, messengers: d.Messengers,
+		templates: &templates.Store{Tickets: d.Tickets}, smtpCheck: d.SMTPCheck}
 	if s.live == nil {
 		s.live = NewLive(d.Tasks.Redis(), d.Log)
 	}

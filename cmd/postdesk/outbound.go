@@ -19,3 +19,8 @@ func (a *app) wireOutbound() error {
 	a.tickets.Sends = &tasks.SendQueue{Client: a.tasks}
 	return nil
 }
+
+// sender is the delivery side, used by the web role for the mailbox SMTP check.
+func (a *app) sender() *tasks.Sender {
+	return &tasks.Sender{Tickets: a.tickets, Blobs: a.blobs, Config: a.sendConfig, Log: a.log}
+}

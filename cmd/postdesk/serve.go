@@ -84,7 +84,8 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	if roles["web"] {
 		srv := web.New(web.Config{BaseURL: cfg.BaseURL, Version: version}, web.Deps{Tickets: a.tickets, Tasks: a.tasks,
-			Blobs: a.blobs, Log: log, Live: live, Messengers: a.messengerReceiver()})
+			Blobs: a.blobs, Log: log, Live: live, Messengers: a.messengerReceiver(),
+			SMTPCheck: a.sender()})
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("http listen: %w", err)
