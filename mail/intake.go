@@ -244,3 +244,6 @@ func (in *Intake) OpenRaw(ctx context.Context, id int64) (io.ReadCloser, error) 
 	}
 	return io.NopCloser(bytes.NewReader(row.Raw)), nil
 }
+
+// GormDataType lets gorm map struct fields of this type.
+func (idList) GormDataType() string { return "bigint[]" }

@@ -16,6 +16,8 @@ type Deps struct {
 	Log     *slog.Logger
 	Blobs   *tickets.Blobs
 	Send    SendConfig
+	// Ingester turns committed raw mail into tickets (nil: no ingest handler).
+	Ingester *mail.Ingester
 	// IMAP polls IMAP mailboxes (nil: no IMAP polling in this process).
 	IMAP             *mail.IMAPPoller
 	IMAPPollInterval time.Duration
@@ -29,6 +31,7 @@ type Deps struct {
 // registered here and nowhere else, so this is the list of all background work.
 func Register(w *Worker, d Deps) {
 	registerHealth(w, d)
+	registerIngest(w, d)
 	registerSend(w, d)
 	registerIMAP(w, d)
 	registerMessengers(w, d)

@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	s.registerWorkflow(authed)
 	s.registerMessages(authed)
 	s.registerTemplates(authed)
+	s.registerAttachments(authed)
 	s.registerTracking(e)
 	s.registerLive(authed)
 }

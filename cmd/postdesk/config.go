@@ -19,6 +19,15 @@ type Config struct {
 	RedisURL         string        `env:"POSTDESK_REDIS_URL" default:"redis://127.0.0.1:6379/0" doc:"Redis URL (queues only; nothing durable)"`
 	HTTPAddr         string        `env:"POSTDESK_HTTP_ADDR" default:":8080" doc:"HTTP listen address (UI, API, webhooks, tracking pixel)"`
 	SMTPAddr         string        `env:"POSTDESK_SMTP_ADDR" default:":2525" doc:"Inbound SMTP listen address"`
+	SMTPLMTPAddr     string        `env:"POSTDESK_SMTP_LMTP_ADDR" default:"" doc:"LMTP listen address for an MTA handing mail over (empty: off)"`
+	SMTPTLSCert      string        `env:"POSTDESK_SMTP_TLS_CERT" default:"" doc:"PEM certificate file; enables STARTTLS on inbound SMTP"`
+	SMTPTLSKey       string        `env:"POSTDESK_SMTP_TLS_KEY" default:"" doc:"PEM private key file for POSTDESK_SMTP_TLS_CERT"`
+	SMTPMaxBytes     int           `env:"POSTDESK_SMTP_MAX_MESSAGE_BYTES" default:"26214400" doc:"Largest inbound message (SIZE); larger gets 552"`
+	SMTPMaxRcpts     int           `env:"POSTDESK_SMTP_MAX_RECIPIENTS" default:"100" doc:"Recipients per inbound message; more get 452"`
+	SMTPMaxLine      int           `env:"POSTDESK_SMTP_MAX_LINE_LENGTH" default:"65536" doc:"Longest accepted SMTP line, commands and data"`
+	SMTPCmdWait      time.Duration `env:"POSTDESK_SMTP_COMMAND_TIMEOUT" default:"5m" doc:"Idle time allowed between SMTP commands"`
+	SMTPDataWait     time.Duration `env:"POSTDESK_SMTP_DATA_TIMEOUT" default:"2m" doc:"Idle time allowed during DATA (a whole DATA is capped at 15m)"`
+	SMTPConnsIP      int           `env:"POSTDESK_SMTP_MAX_CONNS_PER_IP" default:"20" doc:"Concurrent inbound SMTP connections per client IP"`
 	BaseURL          string        `env:"POSTDESK_BASE_URL" default:"http://localhost:8080" doc:"Public URL used in links and the tracking pixel"`
 	Hostname         string        `env:"POSTDESK_HOSTNAME" default:"localhost" doc:"Host name for Message-IDs and the SMTP greeting"`
 	DataDir          string        `env:"POSTDESK_DATA_DIR" default:"./data" doc:"Directory for attachment blobs"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -140,7 +141,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
 		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver(),
-		DueLead: a.cfg.DueLead}
+		DueLead:  a.cfg.DueLead,
+		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log}}
 }
 
 // imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
@@ -151,20 +153,77 @@ func (a *app) imapPoller() *mail.IMAPPoller {
 	}
 	return &mail.IMAPPoller{
 		Tickets:         a.tickets,
-		Sink:            &mail.Intake{DB: a.db, Blobs: a.blobs, Log: a.log},
+		Sink:            a.intake(),
 		DSN:             a.cfg.DatabaseURL,
 		MaxIdleSessions: idle,
 		Log:             a.log,
 	}
 }
 
-// smtpRole returns the inbound SMTP server role.
+// smtpRole returns the inbound SMTP (and optional LMTP) server role. Listeners are
+// opened here so a bad address fails startup instead of a running role.
 func (a *app) smtpRole() (func(context.Context) error, error) {
+	cfg := a.cfg
+	base := mail.SMTPConfig{Hostname: cfg.Hostname, MaxMessageBytes: int64(cfg.SMTPMaxBytes),
+		MaxRecipients: cfg.SMTPMaxRcpts, MaxLineLength: cfg.SMTPMaxLine, CommandTimeout: cfg.SMTPCmdWait,
+		DataTimeout: cfg.SMTPDataWait, MaxConnsPerIP: cfg.SMTPConnsIP}
+	if cfg.SMTPTLSCert != "" || cfg.SMTPTLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.SMTPTLSCert, cfg.SMTPTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("smtp tls: %w", err)
+		}
+		base.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	type listener struct {
+		ln  net.Listener
+		cfg mail.SMTPConfig
+	}
+	var lns []listener
+	ln, err := net.Listen("tcp", cfg.SMTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("smtp listen: %w", err)
+	}
+	lns = append(lns, listener{ln, base})
+	if cfg.SMTPLMTPAddr != "" {
+		network, addr := "tcp", cfg.SMTPLMTPAddr
+		if strings.HasPrefix(addr, "unix:") {
+			network, addr = "unix", strings.TrimPrefix(addr, "unix:")
+		}
+		l2, err := net.Listen(network, addr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("lmtp listen: %w", err)
+		}
+		lc := base
+		lc.LMTP = true
+		lns = append(lns, listener{l2, lc})
+	}
+	intake := a.intake()
+	for _, l := range lns {
+		a.log.Info("smtp listening", "addr", l.ln.Addr().String(), "lmtp", l.cfg.LMTP, "starttls", l.cfg.TLS != nil)
+	}
 	return func(ctx context.Context) error {
-		a.log.Warn("smtp role: inbound SMTP is not built yet")
-		<-ctx.Done()
-		return nil
+		var wg sync.WaitGroup
+		errc := make(chan error, len(lns))
+		for _, l := range lns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := mail.NewSMTPServer(l.cfg, intake, a.log).Serve(ctx, l.ln, cfg.ShutdownGrace); err != nil {
+					errc <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		return <-errc
 	}, nil
+}
+
+// intake is the durable store for raw inbound mail, shared by SMTP and IMAP.
+func (a *app) intake() *mail.Intake {
+	return &mail.Intake{DB: a.db, Blobs: a.blobs, Enqueue: a.tasks.EnqueueIngest,
+		MaxSize: int64(a.cfg.SMTPMaxBytes), Log: a.log}
 }
 
 func runMigrate(ctx context.Context, args []string) error {
