@@ -100,6 +100,9 @@ type Outgoing struct {
 	ReplyToProviderID string
 	Attachments       []OutFile
 	Template          *Template
+	// Key is stable across retries of one reply (the message id), for providers
+	// that deduplicate sends by a client key (VK's random_id).
+	Key string
 }
 
 // OutFile is an attachment of an outgoing reply.
@@ -186,6 +189,10 @@ func NewRegistry(client *http.Client) *Registry {
 	r.Register(&Telegram{http: h})
 	r.Register(&WhatsApp{http: h})
 	r.Register(&WebChat{})
+	r.Register(&Viber{http: h})
+	r.Register(&Meta{name: "facebook", http: h})
+	r.Register(&Meta{name: "instagram", http: h})
+	r.Register(&VK{http: h})
 	return r
 }
 

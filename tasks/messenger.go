@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -152,7 +153,8 @@ func (s *Sender) messengerOutgoing(ctx context.Context, c *messengers.Conn, m *t
 	if to == "" {
 		return nil, fmt.Errorf("no %s recipient known for ticket %d", c.Provider, m.TicketID)
 	}
-	out := &messengers.Outgoing{To: to, Text: m.BodyText, ReplyToProviderID: m.InReplyTo}
+	out := &messengers.Outgoing{To: to, Text: m.BodyText, ReplyToProviderID: m.InReplyTo,
+		Key: strconv.FormatInt(m.ID, 10)}
 	tpl, err := messengers.MessageTemplate(ctx, s.Tickets.DB, m.ID)
 	if err != nil {
 		return nil, err

@@ -315,3 +315,10 @@ func (s *Sender) outgoing(m *tickets.Message) (*pdmail.Outgoing, []string, error
 	}
 	return out, rcpts, nil
 }
+
+// CheckDKIMKey tells whether a stored DKIM key can sign (for the admin API, which
+// does not speak MIME itself).
+func CheckDKIMKey(k tickets.DKIMKey) error {
+	_, err := pdmail.ParseDKIMKey(k.Domain, k.Selector, k.PrivateKey)
+	return err
+}

@@ -72,3 +72,30 @@ func (s *Service) SetDKIMKey(ctx context.Context, a *Agent, k DKIMKey, check fun
 
 // TableName names the table explicitly (gorm would guess from the acronym).
 func (DKIMKey) TableName() string { return "dkim_keys" }
+
+// DKIMKeys lists the configured domains (admins only; keys are not returned).
+func (s *Service) DKIMKeys(ctx context.Context, a *Agent) ([]DKIMKey, error) {
+	if !a.IsAdmin() {
+		return nil, ErrForbidden
+	}
+	var out []DKIMKey
+	if err := s.DB.WithContext(ctx).Order("domain").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list dkim keys: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteDKIMKey stops signing a domain's mail.
+func (s *Service) DeleteDKIMKey(ctx context.Context, a *Agent, domain string) error {
+	if !a.IsAdmin() {
+		return ErrForbidden
+	}
+	res := s.DB.WithContext(ctx).Where("domain = ?", strings.ToLower(domain)).Delete(&DKIMKey{})
+	if res.Error != nil {
+		return fmt.Errorf("delete dkim key %s: %w", domain, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

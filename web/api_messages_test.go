@@ -2,6 +2,10 @@ package web
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -365,4 +369,49 @@ func TestMailboxTestSMTP(t *testing.T) {
 	a, api := h.agent("agent")
 	d.api.must(200, "PUT", fmt.Sprintf("/api/v1/channels/%d/members/%d", d.channelID, a.ID), map[string]any{"role": "member"}, nil)
 	api.must(403, "POST", path+"/test-smtp", nil, nil)
+}
+
+func TestSignatures(t *testing.T) {
+	h := newHarness(t)
+	d := newMailDesk(t, h, 0)
+	d.api.must(200, "PATCH", fmt.Sprintf("/api/v1/channels/%d", d.channelID),
+		map[string]any{"signature": "{{channel.name}} · flowers since 1998"}, nil)
+	var sig struct{ Agent, Channel, Text string }
+	d.api.must(200, "GET", fmt.Sprintf("/api/v1/channels/%d/signature", d.channelID), nil, &sig)
+	if !strings.HasPrefix(sig.Channel, "Outbound desk") || sig.Agent != "" || sig.Text != sig.Channel {
+		t.Fatalf("channel only: %+v", sig)
+	}
+	d.api.must(200, "PUT", fmt.Sprintf("/api/v1/me/signatures/%d", d.channelID),
+		map[string]any{"body": "Best,\n{{agent.first_name}}"}, &sig)
+	if sig.Agent != "Best,\n"+strings.Fields(d.admin.Name)[0] || !strings.HasPrefix(sig.Text, sig.Agent+"\n\n") {
+		t.Fatalf("agent + channel: %+v", sig)
+	}
+	d.api.must(422, "PUT", fmt.Sprintf("/api/v1/me/signatures/%d", d.channelID), map[string]any{"body": "{{agent.phone}}"}, nil)
+	_, outsider := h.agent("agent")
+	outsider.must(404, "GET", fmt.Sprintf("/api/v1/channels/%d/signature", d.channelID), nil, nil)
+}
+
+func TestDKIMKeysAPI(t *testing.T) {
+	h := newHarness(t)
+	_, admin := h.agent("admin")
+	_, plain := h.agent("agent")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	plain.must(403, "PUT", "/api/v1/dkim-keys/shop.test", map[string]any{"selector": "s1", "private_key": keyPEM}, nil)
+	r := admin.must(422, "PUT", "/api/v1/dkim-keys/shop.test", map[string]any{"selector": "s1", "private_key": "not a key"}, nil)
+	if r.errFields(t)["private_key"] == "" {
+		t.Fatalf("bad key: %s", r.Body)
+	}
+	r = admin.must(200, "PUT", "/api/v1/dkim-keys/Shop.Test", map[string]any{"selector": "s1", "private_key": keyPEM}, nil)
+	if strings.Contains(string(r.Body), "PRIVATE") || !strings.Contains(string(r.Body), `"domain":"shop.test"`) {
+		t.Fatalf("response leaks or misses: %s", r.Body)
+	}
+	var list struct{ Items []tickets.DKIMKey }
+	admin.must(200, "GET", "/api/v1/dkim-keys", nil, &list)
+	if len(list.Items) != 1 || list.Items[0].Selector != "s1" {
+		t.Fatalf("list %+v", list.Items)
+	}
+	admin.must(204, "DELETE", "/api/v1/dkim-keys/shop.test", nil, nil)
+	admin.must(404, "DELETE", "/api/v1/dkim-keys/shop.test", nil, nil)
 }

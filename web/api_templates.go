@@ -17,6 +17,45 @@ func (s *Server) registerTemplates(g *gin.RouterGroup) {
 	g.PATCH("/templates/:id", s.updateTemplate)
 	g.DELETE("/templates/:id", s.deleteTemplate)
 	g.POST("/templates/:id/preview", s.previewTemplate)
+	g.GET("/channels/:id/signature", s.getSignature)
+	g.PUT("/me/signatures/:channel_id", s.putSignature)
+}
+
+// getSignature returns the caller's signature for a channel, rendered, for the
+// composer to append.
+func (s *Server) getSignature(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	sig, err := s.templates.SignatureFor(c.Request.Context(), agent(c), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c, sig)
+}
+
+func (s *Server) putSignature(c *gin.Context) {
+	id, err := pathID(c, "channel_id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var req struct {
+		Body string `json:"body"`
+	}
+	if err := decode(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	sig, err := s.templates.SetSignature(c.Request.Context(), agent(c), id, req.Body)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c, sig)
 }
 
 type templateRequest struct {

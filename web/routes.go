@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	s.registerMessages(authed)
 	s.registerTemplates(authed)
 	s.registerAttachments(authed)
+	s.registerDKIM(authed)
 	s.registerTracking(e)
 	s.registerLive(authed)
 }
