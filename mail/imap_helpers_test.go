@@ -83,6 +83,16 @@ func (u *imapUser) flags(folder string) map[imap.UID][]imap.Flag {
 	return out
 }
 
+// numMessages is the number of messages in folder.
+func (u *imapUser) numMessages(folder string) int {
+	u.tb.Helper()
+	st, err := u.c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		u.tb.Fatal(err)
+	}
+	return int(*st.NumMessages)
+}
+
 func hasFlag(flags []imap.Flag, f imap.Flag) bool {
 	for _, x := range flags {
 		if x == f {

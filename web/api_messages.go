@@ -42,6 +42,8 @@ type postMessageRequest struct {
 	AttachmentIDs    []int64    `json:"attachment_ids"`
 	CancelOnReply    bool       `json:"cancel_on_reply"`
 	ForwardMessageID *int64     `json:"forward_message_id"`
+	// MessengerTemplate is an approved provider template (WhatsApp outside the 24-hour window).
+	MessengerTemplate *tickets.MessengerTemplate `json:"messenger_template"`
 }
 
 func (s *Server) postTicketMessage(c *gin.Context) {
@@ -83,7 +85,8 @@ func (s *Server) postTicketMessage(c *gin.Context) {
 	m, err := s.tickets.CreateOutbound(ctx, agent(c), id, tickets.OutboundDraft{Kind: req.Type,
 		MailboxID: req.MailboxID, To: req.To, Cc: req.Cc, Bcc: req.Bcc, Subject: req.Subject, BodyText: req.Body,
 		BodyHTML: req.BodyHTML, SendAt: req.SendAt, CancelOnReply: req.CancelOnReply,
-		AttachmentIDs: req.AttachmentIDs, ForwardMessageID: req.ForwardMessageID})
+		AttachmentIDs: req.AttachmentIDs, ForwardMessageID: req.ForwardMessageID,
+		MessengerTemplate: req.MessengerTemplate})
 	if err != nil {
 		fail(c, err)
 		return

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -113,5 +116,56 @@ func TestTelegramWebhookHTTP(t *testing.T) {
 	}
 	if r := h.anon().do("POST", "/hooks/telegram/999999999", "{}"); r.Status != 404 {
 		t.Fatalf("unknown connection: %d", r.Status)
+	}
+}
+
+func TestWhatsAppWindowInReplyAPI(t *testing.T) {
+	h := messengerHarness(t)
+	_, admin := h.agent("admin")
+	ch := admin.channel("WhatsApp window "+itoa(int(time.Now().UnixNano()%1e6)), "chat")
+	var mc struct{ ID int64 }
+	admin.must(201, "POST", fmt.Sprintf("/api/v1/channels/%d/messengers", ch), map[string]any{"provider": "whatsapp",
+		"credentials": map[string]any{"app_secret": "sec", "verify_token": "vt", "access_token": "t", "phone_number_id": "1"}}, &mc)
+	hook := fmt.Sprintf("/hooks/whatsapp/%d", mc.ID)
+
+	if r := h.anon().do("GET", hook+"?hub.mode=subscribe&hub.verify_token=vt&hub.challenge=42", nil); r.Status != 200 ||
+		string(r.Body) != "42" {
+		t.Fatalf("verification: %d %s", r.Status, r.Body)
+	}
+	if r := h.anon().do("GET", hook+"?hub.mode=subscribe&hub.verify_token=no&hub.challenge=42", nil); r.Status != 401 {
+		t.Fatalf("bad verify token: %d", r.Status)
+	}
+
+	body := `{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"1"},
+		"contacts":[{"profile":{"name":"Lena"},"wa_id":"4917000000001"}],
+		"messages":[{"from":"4917000000001","id":"wamid.W1","timestamp":"1700000000","type":"text","text":{"body":"hi"}}]}}]}]}`
+	mac := hmac.New(sha256.New, []byte("sec"))
+	mac.Write([]byte(body))
+	req, _ := http.NewRequest("POST", h.srv.URL+hook, strings.NewReader(body))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	res, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("webhook: %d", res.StatusCode)
+	}
+	var tk tickets.Ticket
+	if err := h.svc.DB.Where("messenger_connection_id = ?", mc.ID).Take(&tk).Error; err != nil {
+		t.Fatal(err)
+	}
+	// The message's timestamp (Nov 2023) is far outside the 24-hour window.
+	path := fmt.Sprintf("/api/v1/tickets/%d/messages", tk.ID)
+	r := admin.must(422, "POST", path, map[string]any{"body": "free text"}, nil)
+	if f := r.errFields(t); f["template"] == "" {
+		t.Fatalf("422 without a template field: %s", r.Body)
+	}
+	var m tickets.Message
+	admin.must(201, "POST", path, map[string]any{"messenger_template": map[string]any{"name": "order_update",
+		"language": "en_US", "params": []string{"#7"}}}, &m)
+	if m.MessengerConnectionID == nil || *m.MessengerConnectionID != mc.ID {
+		t.Fatalf("template reply: %+v", m)
 	}
 }

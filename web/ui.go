@@ -61,6 +61,7 @@ func (s *Server) registerUI(e *gin.Engine) {
 	pages := ui.Group("", s.requirePage)
 	s.registerInbox(pages)
 	s.registerTicketPane(pages)
+	s.registerSettings(pages)
 }
 
 // requirePage sends anonymous visitors to the login page.

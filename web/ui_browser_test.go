@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +54,30 @@ func startChromium(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	// An uncaught script error fails the test; other console errors are logged.
+	var mu sync.Mutex
+	var exceptions []string
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if m.IsException() {
+				exceptions = append(exceptions, m.Text+" "+m.URL+":"+strconv.FormatInt(m.Line, 10))
+			} else if m.Type == chromedp.ConsoleError {
+				t.Log("browser console:", m.Text)
+			}
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, x := range exceptions {
+			t.Errorf("script error: %s", x)
+		}
+	})
 	return ctx
 }
 
@@ -67,6 +93,7 @@ func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.failShot()
 		p.t.Fatalf("browser: %v (at %s)", err, p.url())
 	}
 }
@@ -108,7 +135,13 @@ func (p *page) waitJS(expr, what string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	p.failShot()
 	p.t.Fatalf("timed out waiting for %s", what)
+}
+
+// failShot saves what the page looked like when a step failed.
+func (p *page) failShot() {
+	p.shot("failed-" + strings.NewReplacer("/", "-").Replace(p.t.Name()))
 }
 
 func (p *page) shot(name string) {
@@ -155,6 +188,7 @@ type uiEnv struct {
 	anna, bob *tickets.Agent
 	shop      int64
 	mailbox   int64
+	sink      *testenv.SMTPSink
 }
 
 const uiPassword = "correct horse battery"
@@ -163,9 +197,12 @@ func newUIEnv(t *testing.T) *uiEnv {
 	t.Helper()
 	h := newHarness(t)
 	h.svc.Publisher = h.web.Live()
+	h.svc.Sends = &tasks.SendQueue{Client: h.web.tasks, MaxRetry: 2}
+	sink := testenv.NewSMTPSink(t, testenv.SinkOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	w := tasks.NewWorker(testenv.Asynq(t), h.web.log)
-	tasks.Register(w, tasks.Deps{Tickets: h.svc, Client: h.web.tasks, Log: h.web.log})
+	tasks.Register(w, tasks.Deps{Tickets: h.svc, Client: h.web.tasks, Log: h.web.log, Blobs: h.web.blobs,
+		Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.RunWorker(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
@@ -173,11 +210,14 @@ func newUIEnv(t *testing.T) *uiEnv {
 	_, admin := h.agent("admin")
 	anna, _ := h.agent("agent")
 	bob, _ := h.agent("agent")
-	e := &uiEnv{h: h, admin: admin, anna: anna, bob: bob}
+	// A short undo window keeps the test quick; the composer reads it from the reply.
+	h.svc.DB.Model(anna).Update("undo_seconds", 3)
+	e := &uiEnv{h: h, admin: admin, anna: anna, bob: bob, sink: sink}
 	e.shop = admin.channel("Flower Shop "+itoa(int(anna.ID)), "email", anna.ID)
 	var mb struct{ ID int64 }
 	admin.must(201, "POST", "/api/v1/channels/"+itoa(int(e.shop))+"/mailboxes",
-		map[string]any{"address": "shop" + itoa(int(anna.ID)) + "@example.com"}, &mb)
+		map[string]any{"address": "shop" + itoa(int(anna.ID)) + "@example.com", "smtp_host": sink.Host,
+			"smtp_port": sink.Port, "smtp_security": "plain"}, &mb)
 	e.mailbox = mb.ID
 	return e
 }
@@ -269,6 +309,66 @@ func TestBrowserInbox(t *testing.T) {
 		p.shot("ticket")
 	})
 
+	var tpl struct{ ID int64 }
+	e.admin.must(201, "POST", "/api/v1/templates", map[string]any{"name": "Peonies in stock", "channel_id": e.shop,
+		"body": "Hello {{contact.first_name}},\nyes, we have white peonies for Saturday."}, &tpl)
+	msgState := `Array.from(document.querySelectorAll('.msg-outbound .msg-state')).map(e => e.dataset.status).join(',')`
+
+	t.Run("reply_with_template_undo_and_reply_again", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base+"/tickets/"+itoa(int(tk.ID))), chromedp.WaitVisible(chromedp.CSS("#composer")))
+		p.waitJS(`document.querySelector('#composer-template option[value="`+itoa(int(tpl.ID))+`"]') !== null`, "the template in the picker")
+		evalJS[bool](p, `(() => { const s = document.getElementById('composer-template'); s.value = '`+itoa(int(tpl.ID))+`';
+			s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		p.waitJS(`document.getElementById('composer-body').value.startsWith('Hello Rosa,')`, "the template filled for Rosa")
+		p.do(chromedp.Click(chromedp.CSS("#composer-send")), chromedp.WaitVisible(chromedp.CSS(".toast button")))
+		p.shot("undo-toast")
+		p.do(chromedp.Click(chromedp.CSS(".toast button")))
+		p.waitJS(msgState+` === 'canceled'`, "the reply to show as canceled")
+		p.waitJS(`document.getElementById('composer-body').value.startsWith('Hello Rosa,')`, "the text back in the composer")
+		p.do(chromedp.Click(chromedp.CSS("#composer-send")))
+		p.waitJS(msgState+` === 'canceled,scheduled' || `+msgState+` === 'canceled,queued' || `+msgState+` === 'canceled,sent'`, "the second reply")
+		got := e.sink.WaitFor(1, 15*time.Second)
+		if len(got) != 1 || !strings.Contains(string(got[0].Data), "white peonies") {
+			t.Fatalf("sink received %d messages", len(got))
+		}
+		// The canceled reply never left.
+		time.Sleep(500 * time.Millisecond)
+		if n := len(e.sink.Messages()); n != 1 {
+			t.Fatalf("sink received %d messages, want 1", n)
+		}
+		p.waitJS(msgState+` === 'canceled,sent'`, "the reply to show as sent without reload")
+		p.shot("ticket-sent")
+	})
+
+	t.Run("checklist_add_and_tick", func(t *testing.T) {
+		p := p.in(t)
+		for _, item := range []string{"Check peony stock", "Confirm delivery time"} {
+			p.do(chromedp.SendKeys(chromedp.CSS("#cl-new"), item), chromedp.Click(chromedp.CSS("#checklist-add button")))
+			p.waitJS(`Array.from(document.querySelectorAll('#checklist li')).some(li => li.innerText.includes(`+jsString(item)+`))`, "item "+item)
+		}
+		p.do(chromedp.Click(chromedp.CSS(`#checklist li:first-child input[type=checkbox]`)))
+		p.waitJS(`(document.getElementById('cl-progress') || {}).innerText === '1/2'`, "progress 1/2")
+		var done int
+		e.h.svc.DB.Raw("SELECT checklist_done FROM tickets WHERE id = ?", tk.ID).Scan(&done)
+		if done != 1 {
+			t.Fatalf("checklist_done = %d", done)
+		}
+	})
+
+	t.Run("set_due_date", func(t *testing.T) {
+		p := p.in(t)
+		evalJS[bool](p, `(() => { const f = document.getElementById('f-due'); f.value = '2030-05-04T10:30';
+			f.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+		p.waitJS(`document.getElementById('f-due').value === '2030-05-04T10:30' && document.getElementById('f-due').dataset.utc !== ''`, "the due date to be saved")
+		var due *time.Time
+		e.h.svc.DB.Raw("SELECT due_at FROM tickets WHERE id = ?", tk.ID).Scan(&due)
+		if due == nil || due.Year() != 2030 {
+			t.Fatalf("due_at = %v", due)
+		}
+		p.shot("ticket-details")
+	})
+
 	t.Run("keyboard_help_and_navigation", func(t *testing.T) {
 		p := p.in(t)
 		p.do(chromedp.Click(chromedp.CSS(".brand")), chromedp.WaitVisible(chromedp.CSS("#rows")))
@@ -293,6 +393,14 @@ func TestBrowserInbox(t *testing.T) {
 			t.Fatalf("ticket is %d px wide at 360: %s", w, evalJS[string](p, widest))
 		}
 		p.do(chromedp.EmulateViewport(1280, 860))
+	})
+
+	t.Run("snooze_leaves_the_queue", func(t *testing.T) {
+		p := p.in(t)
+		row := `#rows li[data-ticket-id="` + itoa(int(tk.ID)) + `"]`
+		p.do(chromedp.Navigate(p.base+"/tickets/"+itoa(int(tk.ID))), chromedp.WaitVisible(chromedp.CSS(row)))
+		p.do(chromedp.Click(chromedp.CSS(`[data-snooze="tomorrow"]`)), chromedp.WaitNotPresent(chromedp.CSS(row)))
+		p.do(chromedp.Navigate(p.base+"/?view=snoozed"), chromedp.WaitVisible(chromedp.CSS(row)))
 	})
 
 	t.Run("agent_outside_the_channel_sees_nothing", func(t *testing.T) {

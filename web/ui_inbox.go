@@ -180,7 +180,10 @@ func (s *Server) inboxData(ctx context.Context, a *tickets.Agent, f inboxFilter)
 		Statuses: []string{"new", "open", "pending", "resolved", "closed"},
 		Prios:    []string{"urgent", "high", "normal", "low"},
 		Sorts:    []string{"priority", "last_activity", "due_at", "created_at"}}
-	if err := s.fillSidebar(ctx, a, d); err != nil {
+	// The page carries the channel list; counting every open ticket of the agent's
+	// channels is the costly part of the inbox, so the counts arrive in a second
+	// request (/ui/sidebar) and the queue is on screen first.
+	if err := s.fillChannels(ctx, a, d); err != nil {
 		return nil, err
 	}
 	if err := s.fillQueue(ctx, a, d); err != nil {

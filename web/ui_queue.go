@@ -14,19 +14,16 @@ import (
 // fillSidebar loads the channels the agent sees with their counts, and the view
 // counts.
 func (s *Server) fillSidebar(ctx context.Context, a *tickets.Agent, d *inboxData) error {
-	chs, err := s.tickets.Channels(ctx, a)
-	if err != nil {
+	if err := s.fillChannels(ctx, a, d); err != nil {
 		return err
 	}
 	counts, err := s.tickets.ChannelCounts(ctx, a)
 	if err != nil {
 		return err
 	}
-	d.Channels = make([]sideChannel, 0, len(chs))
-	for _, ch := range chs {
-		n := counts[ch.ID]
-		d.Channels = append(d.Channels, sideChannel{ID: ch.ID, Name: ch.Name, Kind: ch.Kind, Open: n.OpenCount,
-			Unread: n.UnreadCount})
+	for i := range d.Channels {
+		n := counts[d.Channels[i].ID]
+		d.Channels[i].Open, d.Channels[i].Unread = n.OpenCount, n.UnreadCount
 	}
 	v, err := s.tickets.Views(ctx, a)
 	if err != nil {
@@ -34,6 +31,19 @@ func (s *Server) fillSidebar(ctx context.Context, a *tickets.Agent, d *inboxData
 	}
 	d.Views = map[string]int64{"mine": v.Mine, "unassigned": v.Unassigned, "all": v.AllOpen, "snoozed": v.Snoozed,
 		"overdue": v.Overdue}
+	return nil
+}
+
+// fillChannels lists the channels the agent sees, without counts.
+func (s *Server) fillChannels(ctx context.Context, a *tickets.Agent, d *inboxData) error {
+	chs, err := s.tickets.Channels(ctx, a)
+	if err != nil {
+		return err
+	}
+	d.Channels = make([]sideChannel, 0, len(chs))
+	for _, ch := range chs {
+		d.Channels = append(d.Channels, sideChannel{ID: ch.ID, Name: ch.Name, Kind: ch.Kind})
+	}
 	return nil
 }
 

@@ -66,7 +66,22 @@
   }
   function fromLocalInput(v) { return v ? new Date(v).toISOString() : null; }
 
-  window.PD = { api, str, toast, fail, csrf, toLocalInput, fromLocalInput,
+  // swap replaces target's content with a server-rendered fragment. When refreshes
+  // overlap, only the latest one lands, so a slow response never undoes a newer one.
+  const swapSeq = new WeakMap();
+  async function swap(url, target) {
+    const n = (swapSeq.get(target) || 0) + 1;
+    swapSeq.set(target, n);
+    const res = await fetch(url, { headers: { "HX-Request": "true" } });
+    if (res.status === 401) { window.location.assign("/login"); return; }
+    const html = await res.text();
+    if (swapSeq.get(target) !== n) return;
+    target.innerHTML = html;
+    if (window.htmx) htmx.process(target);
+    target.dispatchEvent(new CustomEvent("pd:swapped", { bubbles: true }));
+  }
+
+  window.PD = { api, str, toast, fail, csrf, toLocalInput, fromLocalInput, swap,
     agentId: who ? Number(who.dataset.agentId) : 0 };
 
   const logout = document.getElementById("logout");
@@ -95,7 +110,8 @@
       if (!n.read_at) { li.className = "unread"; unread++; }
       const a = document.createElement(n.ticket_id ? "a" : "span");
       if (n.ticket_id) a.href = "/tickets/" + n.ticket_id;
-      a.textContent = n.title || n.text || n.kind;
+      const d = n.data || {};
+      a.textContent = str("notify." + n.kind) + (d.subject ? ": " + d.subject : "");
       li.appendChild(a);
       ul.appendChild(li);
     }
@@ -114,7 +130,7 @@
       bell.setAttribute("aria-expanded", String(open));
       if (open) {
         const items = await loadNotifications();
-        if (items.some((n) => !n.read_at)) api("POST", "/notifications/read", {}).then(() => setCount(0)).catch(() => {});
+        if (items.some((n) => !n.read_at)) api("POST", "/notifications/read-all").then(() => setCount(0)).catch(() => {});
       }
     });
     document.addEventListener("click", (e) => {

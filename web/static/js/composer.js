@@ -61,7 +61,7 @@
       if (f.elements.template_id.value) payload.template_id = Number(f.elements.template_id.value);
       if (f.elements.send_at.value) payload.send_at = PD.fromLocalInput(f.elements.send_at.value);
     }
-    if (uploads.length) payload.attachments = uploads;
+    if (uploads.length) payload.attachment_ids = uploads;
     const btn = f.querySelector("#composer-send");
     btn.disabled = true;
     let m;
@@ -80,11 +80,11 @@
     undoToast(m, body);
   }
 
-  // The reply waits for its send_at (the undo window, or a later time the agent
-  // chose); Undo cancels it and puts the text back.
+  // The reply waits for its send_at (queued for the agent's undo window, or
+  // scheduled for a later time they chose); Undo cancels it and puts the text back.
   function undoToast(m, body) {
     const left = () => Math.max(0, Math.round((new Date(m.send_at) - Date.now()) / 1000));
-    if (m.status !== "scheduled" || !m.send_at || left() === 0) { PD.toast(PD.str("sent"), 2500); return; }
+    if (!m.send_at || left() === 0 || (m.status !== "queued" && m.status !== "scheduled")) { PD.toast(PD.str("sent"), 2500); return; }
     const t = PD.toast(PD.str("sent_in", { n: left() }), left() * 1000 + 500, { label: PD.str("undo"), run: async () => {
       clearInterval(tick);
       try {

@@ -30,8 +30,8 @@
     clearTimeout(timer);
     timer = setTimeout(() => {
       const q = filterQuery();
-      htmx.ajax("GET", "/ui/queue?" + q, { target: queue, swap: "innerHTML" }).then(markOpen);
-      htmx.ajax("GET", "/ui/sidebar?" + q, { target: sidebar, swap: "innerHTML" });
+      PD.swap("/ui/queue?" + q, queue).then(markOpen);
+      PD.swap("/ui/sidebar?" + q, sidebar);
     }, 250);
   }
   PD.refreshLists = refreshLists;
@@ -46,12 +46,15 @@
   let opened = false;
   document.addEventListener("pd:live-open", () => { if (opened) refreshLists(); opened = true; });
 
-  document.body.addEventListener("htmx:afterSwap", (e) => {
-    if (e.detail.target.id === "ticket") {
+  function swapped(target) {
+    if (target.id === "ticket") {
       main.classList.add("has-ticket");
       markOpen();
     }
-  });
+    if (target.id === "queue") markOpen();
+  }
+  document.body.addEventListener("htmx:afterSwap", (e) => swapped(e.detail.target));
+  document.body.addEventListener("pd:swapped", (e) => swapped(e.target));
   document.body.addEventListener("click", (e) => {
     const back = e.target.closest("[data-back]");
     if (back && window.matchMedia("(max-width: 760px)").matches) {

@@ -12,7 +12,7 @@
   function reload() {
     const id = tid();
     if (!id) return Promise.resolve();
-    return htmx.ajax("GET", "/ui/tickets/" + id, { target: pane, swap: "innerHTML" });
+    return PD.swap("/ui/tickets/" + id, pane);
   }
   let soon;
   function reloadSoon() {
@@ -159,8 +159,16 @@
     if (!list || !window.Sortable) return;
     Sortable.create(list, { handle: ".grip", animation: 120, onEnd: (ev) => {
       if (ev.oldIndex === ev.newIndex) return;
-      const id = list.children[ev.newIndex].dataset.itemId;
-      change("PATCH", "/tickets/" + tid() + "/checklist/" + id, { position: ev.newIndex }).catch(() => {});
+      // Positions are numbers with gaps: the moved item takes the midpoint of
+      // its new neighbours, so one PATCH reorders the list.
+      const pos = (el) => (el ? Number(el.dataset.position) : null);
+      const item = list.children[ev.newIndex];
+      const before = pos(item.previousElementSibling), after = pos(item.nextElementSibling);
+      let p;
+      if (before === null) p = after - 1024;
+      else if (after === null) p = before + 1024;
+      else p = (before + after) / 2;
+      change("PATCH", "/tickets/" + tid() + "/checklist/" + item.dataset.itemId, { position: p }).catch(() => {});
     } });
   }
 
@@ -193,6 +201,7 @@
     }
   }, 1000);
   document.body.addEventListener("htmx:afterSwap", (e) => { if (e.detail.target === pane) init(); });
+  pane.addEventListener("pd:swapped", (e) => { if (e.target === pane) init(); });
   document.addEventListener("DOMContentLoaded", init);
   if (document.readyState !== "loading") init();
 })();
