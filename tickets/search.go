@@ -19,9 +19,25 @@ import (
 // `simple` tsvector index. Queries shorter than three characters have no trigram
 // to look up and scan instead: correct, but slow on a large install.
 
+// searchCap bounds the candidates each source (messages, subjects, contacts)
+// contributes to a relevance search: the most recent ones win.
+const searchCap = 300
+
 // bodyExpr is the indexed form of a message body (see migration 00031); queries
 // must spell it the same way for the planner to use the indexes.
 const bodyExpr = "left(m.body_text, 20000)"
+
+// messageMatch is the condition "message m matches q" and its arguments. A single
+// token needs only the substring match, which implies any word match; the
+// tsvector is consulted for several words, which may stand apart. Skipping it
+// matters when the planner walks recent messages and tests each row.
+func messageMatch(q, like string) (string, []any) {
+	if len(strings.Fields(q)) < 2 {
+		return bodyExpr + " ILIKE ?", []any{like}
+	}
+	return "(" + bodyExpr + " ILIKE ? OR to_tsvector('simple', " + bodyExpr + ") @@ plainto_tsquery('simple', ?))",
+		[]any{like, q}
+}
 
 func likePattern(q string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -32,13 +48,14 @@ func likePattern(q string) string {
 // filter ("t.id IN (...)").
 func searchMatchSQL(q string) (string, []any) {
 	like := likePattern(q)
+	match, margs := messageMatch(q, like)
+	args := append([]any{like}, margs...)
 	return `SELECT id FROM tickets WHERE subject ILIKE ?
-  UNION SELECT m.ticket_id FROM messages m
-         WHERE ` + bodyExpr + ` ILIKE ? OR to_tsvector('simple', ` + bodyExpr + `) @@ plainto_tsquery('simple', ?)
+  UNION SELECT m.ticket_id FROM messages m WHERE ` + match + `
   UNION SELECT tc.id FROM tickets tc WHERE tc.contact_id IN (
          SELECT id FROM contacts WHERE name ILIKE ?
          UNION SELECT contact_id FROM contact_identities WHERE value ILIKE ?)`,
-		[]any{like, like, q, like, like}
+		append(args, like, like)
 }
 
 // search returns a page of tickets matching f.Query ordered by relevance: a subject
@@ -61,16 +78,35 @@ func (s *Service) search(ctx context.Context, a *Agent, f TicketFilter, q *query
 		}
 	}
 	like := likePattern(f.Query)
-	sql := `WITH hits AS (
-  SELECT id AS ticket_id, 3.0::real AS score, NULL::bigint AS message_id FROM tickets WHERE subject ILIKE ?
-  UNION ALL
-  SELECT m.ticket_id, 1 + ts_rank(to_tsvector('simple', ` + bodyExpr + `), plainto_tsquery('simple', ?)), m.id
+	match, matchArgs := messageMatch(f.Query, like)
+	mScope, mArgs := ChannelScopeSQL(a, "m.channel_id")
+	tScope, tArgs := ChannelScopeSQL(a, "tk.channel_id")
+	// Each source contributes at most searchCap of its most recent matches, so a
+	// word in every tenth message costs a short walk down the primary key (the
+	// planner's choice when the trigram statistics say the match is common), while a
+	// rare one is a bitmap scan of the trigram index. Relevance is computed over
+	// those candidates only.
+	var args []any
+	sql := `WITH msg AS (
+  SELECT m.ticket_id, m.id AS message_id, 1 + ts_rank(to_tsvector('simple', ` + bodyExpr + `), plainto_tsquery('simple', ?)) AS score
     FROM messages m
-   WHERE ` + bodyExpr + ` ILIKE ? OR to_tsvector('simple', ` + bodyExpr + `) @@ plainto_tsquery('simple', ?)
-  UNION ALL
-  SELECT tc.id, 2.0, NULL FROM tickets tc WHERE tc.contact_id IN (
-         SELECT id FROM contacts WHERE name ILIKE ?
-         UNION SELECT contact_id FROM contact_identities WHERE value ILIKE ?)
+   WHERE ` + match + `
+     AND ` + mScope + `
+   ORDER BY m.id DESC LIMIT ` + strconv.Itoa(searchCap) + `
+), subj AS (
+  SELECT tk.id AS ticket_id, 3.0 AS score FROM tickets tk
+   WHERE tk.subject ILIKE ? AND ` + tScope + `
+   ORDER BY tk.id DESC LIMIT ` + strconv.Itoa(searchCap) + `
+), who AS (
+  SELECT tk.id AS ticket_id, 2.0 AS score FROM tickets tk
+   WHERE tk.contact_id IN (SELECT id FROM contacts WHERE name ILIKE ?
+                           UNION SELECT contact_id FROM contact_identities WHERE value ILIKE ?)
+     AND ` + tScope + `
+   ORDER BY tk.id DESC LIMIT ` + strconv.Itoa(searchCap) + `
+), hits AS (
+  SELECT ticket_id, score, message_id FROM msg
+  UNION ALL SELECT ticket_id, score, NULL FROM subj
+  UNION ALL SELECT ticket_id, score, NULL FROM who
 ), best AS (
   SELECT ticket_id, sum(score) AS score, max(message_id) AS message_id FROM hits GROUP BY ticket_id
 )
@@ -83,7 +119,14 @@ LEFT JOIN contacts c ON c.id = t.contact_id
 WHERE ` + q.sql() + `
 ORDER BY b.score DESC, t.last_activity_at DESC, t.id DESC
 LIMIT ? OFFSET ?`
-	args := []any{like, f.Query, like, f.Query, like, like, a.ID}
+	args = append(args, f.Query)
+	args = append(args, matchArgs...)
+	args = append(args, mArgs...)
+	args = append(args, like)
+	args = append(args, tArgs...)
+	args = append(args, like, like)
+	args = append(args, tArgs...)
+	args = append(args, a.ID)
 	args = append(args, q.args...)
 	args = append(args, f.Limit+1, offset)
 	var rows []struct {

@@ -246,12 +246,7 @@ type viewCountsResponse struct {
 // viewCounts is the sidebar in one request: saved views and per-channel counts.
 func (s *Server) viewCounts(c *gin.Context) {
 	ctx := c.Request.Context()
-	v, err := s.tickets.Views(ctx, agent(c))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	counts, err := s.tickets.ChannelCounts(ctx, agent(c))
+	v, counts, err := s.tickets.Sidebar(ctx, agent(c))
 	if err != nil {
 		fail(c, err)
 		return

@@ -23,6 +23,7 @@ Usage:
   postdesk admin create-agent --email E --name N [--password P] [--role admin|agent]
   postdesk admin reset-password --email E [--password P]
   postdesk admin create-token --email E [--name N]
+  postdesk demo [--scale N] [--password P]   load the flower-shop demo (or N generated tickets)
   postdesk config      print the configuration table
   postdesk version
 
@@ -45,6 +46,8 @@ func main() {
 		err = runMigrate(ctx, args)
 	case "admin":
 		err = runAdmin(ctx, args)
+	case "demo":
+		err = runDemo(ctx, args)
 	case "config":
 		fmt.Print(configTable())
 	case "version":
