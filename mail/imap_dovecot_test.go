@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/postdesk/postdesk/internal/testenv"
+	"github.com/postdesk/postdesk/tickets"
 )
 
 // dovecot is a private Dovecot (Debian's dovecot-imapd) run by the test: its own
@@ -199,6 +202,12 @@ func (d *dovecot) resetUIDs(t *testing.T, uidValidity uint32, keepFlags bool) {
 func TestIMAPDovecot(t *testing.T) {
 	dc := startDovecot(t, "desk", "dovecot-pw")
 	sink := newCountingSink(t)
+	// Each committed mail goes straight through the real ingest into tickets.
+	ingester := &Ingester{Tickets: tickets.NewService(testenv.DB(t)), Intake: sink.in}
+	sink.in.Enqueue = func(ctx context.Context, id int64) error {
+		_, err := ingester.Process(ctx, id)
+		return err
+	}
 	p, svc := newPoller(t, sink)
 	p.MaxIdleSessions = 1
 	mb := imapMailbox(t, svc, "127.0.0.1", dc.port, "desk", "dovecot-pw", "seen", "")
@@ -245,6 +254,9 @@ func TestIMAPDovecot(t *testing.T) {
 	}
 	u.c.Unselect().Wait()
 	oldValidity := got.IMAPUIDValidity
+	if tk, msgs := channelCounts(t, mb.ChannelID); tk != 4 || msgs != 4 {
+		t.Fatalf("after the first poll: %d tickets, %d messages; want 4 and 4", tk, msgs)
+	}
 
 	// Reset with flags kept: the mail is renumbered, all of it already \Seen, so
 	// the re-sync takes nothing. From here on sessions end after draining.
@@ -283,4 +295,27 @@ func TestIMAPDovecot(t *testing.T) {
 	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 5 || got.LastError != "" {
 		t.Fatalf("state after re-sync: %+v", got.IMAPStatus)
 	}
+	// The re-fetched copies were ingested and recognised: still one ticket and one
+	// message per mail (the read-before mail is now a fifth, new ticket).
+	if tk, msgs := channelCounts(t, mb.ChannelID); tk != 5 || msgs != 5 {
+		t.Fatalf("after the re-sync: %d tickets, %d messages; want 5 and 5", tk, msgs)
+	}
+	var unprocessed int
+	svc.DB.Raw(`SELECT count(*) FROM inbound_mails WHERE imap_mailbox_id = ? AND processed_at IS NULL`, mb.ID).Scan(&unprocessed)
+	if unprocessed != 0 {
+		t.Fatalf("%d stored mails not ingested", unprocessed)
+	}
+}
+
+// channelCounts returns the number of tickets and messages in a channel.
+func channelCounts(t *testing.T, channelID int64) (ticketCount, messageCount int) {
+	t.Helper()
+	db := testenv.DB(t)
+	if err := db.Raw(`SELECT count(*) FROM tickets WHERE channel_id = ?`, channelID).Scan(&ticketCount).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Raw(`SELECT count(*) FROM messages WHERE channel_id = ?`, channelID).Scan(&messageCount).Error; err != nil {
+		t.Fatal(err)
+	}
+	return ticketCount, messageCount
 }

@@ -167,7 +167,7 @@ func (p *IMAPPoller) session(ctx context.Context, m *tickets.Mailbox) error {
 	if err := p.drain(ctx, c, st); err != nil {
 		return err
 	}
-	if err := p.Tickets.RecordIMAPSuccess(ctx, m.ID); err != nil {
+	if err := p.recordDrained(ctx, st); err != nil {
 		return err
 	}
 	if !c.Caps().Has(imap.CapIdle) || !p.acquireIdle() {
@@ -209,10 +209,24 @@ func (p *IMAPPoller) session(ctx context.Context, m *tickets.Mailbox) error {
 		if err := p.drain(ctx, c, st); err != nil {
 			return err
 		}
-		if err := p.Tickets.RecordIMAPSuccess(ctx, m.ID); err != nil {
+		if err := p.recordDrained(ctx, st); err != nil {
 			return err
 		}
 	}
+}
+
+// recordDrained records a drain that worked; mail passed over for its size stays
+// named in last_error until a later drain passes over nothing.
+func (p *IMAPPoller) recordDrained(ctx context.Context, st *imapSync) error {
+	if err := p.Tickets.RecordIMAPSuccess(ctx, st.mailbox.ID); err != nil {
+		return err
+	}
+	if len(st.skipped) == 0 {
+		return nil
+	}
+	note := fmt.Sprintf("left in the folder, over the size limit: UID %v (UIDVALIDITY %d)", st.skipped, st.uidValidity)
+	st.skipped = nil
+	return p.Tickets.RecordIMAPNote(ctx, st.mailbox.ID, note)
 }
 
 // imapSync is the position of one session in its folder.
@@ -224,6 +238,8 @@ type imapSync struct {
 	lastUID     imap.UID
 	// fresh: no usable last UID (first poll, UIDVALIDITY changed, settings changed).
 	fresh bool
+	// skipped are UIDs passed over because they exceed the intake's size limit.
+	skipped []imap.UID
 }
 
 // drain fetches every new message of the selected folder into the sink.
@@ -297,12 +313,22 @@ func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *i
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	})
 	accepted := make(map[imap.UID]bool, len(batch))
+	skipped := make(map[imap.UID]bool)
 	var acceptErr error
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		if acceptErr != nil || ctx.Err() != nil {
 			continue // Next discards the rest of the response
 		}
 		uid, err := p.acceptMessage(ctx, st, msg)
+		if errors.Is(err, ErrMailTooLarge) && uid != 0 {
+			// One oversized mail must not stall the mailbox: it stays unread in the
+			// folder for a person to handle, the poll moves past it, and the mailbox
+			// says so.
+			skipped[uid] = true
+			st.skipped = append(st.skipped, uid)
+			p.log().Warn("imap message over the size limit left in the folder", "mailbox_id", st.mailbox.ID, "uid", uid)
+			continue
+		}
 		if err != nil {
 			acceptErr = fmt.Errorf("store message uid %d: %w", uid, err)
 			continue
@@ -334,7 +360,7 @@ func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *i
 	// the server did not return was expunged meanwhile and is passed over.
 	var progress imap.UID
 	for _, u := range batch {
-		if !accepted[u] && acceptErr != nil {
+		if !accepted[u] && !skipped[u] && acceptErr != nil {
 			break
 		}
 		progress = u

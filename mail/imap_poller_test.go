@@ -2,8 +2,10 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -354,4 +356,74 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("condition not reached")
+}
+
+// TestIMAPSecurity polls over implicit TLS and over STARTTLS (the server refuses
+// logins before TLS, so a poll that works proves the upgrade), verifies the
+// server's certificate, and refuses plain text where the server wants TLS.
+func TestIMAPSecurity(t *testing.T) {
+	_, startTLSPort, tlsPort, roots := testenv.MemIMAPTLS(t, "secure", "pw")
+	cases := []struct {
+		name     string
+		security string
+		port     int
+		roots    bool
+		wantErr  bool
+	}{
+		{"implicit TLS", "tls", tlsPort, true, false},
+		{"STARTTLS", "starttls", startTLSPort, true, false},
+		{"untrusted certificate", "tls", tlsPort, false, true},
+		{"plain text refused by the server", "plain", startTLSPort, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, svc := newPoller(t, newCountingSink(t))
+			if tc.roots {
+				p.TLSConfig = &tls.Config{RootCAs: roots}
+			}
+			mb := imapMailbox(t, svc, "127.0.0.1", tc.port, "secure", "pw", "seen", "")
+			if err := svc.DB.Exec(`UPDATE mailboxes SET imap_security = ? WHERE id = ?`, tc.security, mb.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			err := p.Poll(t.Context(), mb.ID)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("poll: %v, want error %v", err, tc.wantErr)
+			}
+			got := reloadMailbox(t, svc, mb.ID)
+			if tc.wantErr == (got.LastSuccessAt != nil) || tc.wantErr != (got.LastError != "") {
+				t.Fatalf("state: %+v", got.IMAPStatus)
+			}
+			if err := CheckIMAP(t.Context(), got, p.TLSConfig); (err != nil) != tc.wantErr {
+				t.Fatalf("check: %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// An oversized mail must not stall the mailbox: it is left unread in the folder,
+// named on the mailbox, and the mail after it still comes in.
+func TestIMAPOversizedMailIsPassedOver(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw")
+	sink := newCountingSink(t)
+	sink.in.MaxSize = 2000
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "small", unique("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("big@example.org", mb.Address, "huge", unique("m")+"@example.org")+strings.Repeat("x", 5000))
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "after", unique("m")+"@example.org"))
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if stored(t, mb.ID) != 2 || got.IMAPLastUID != 3 || got.IMAPFailures != 0 || !strings.Contains(got.LastError, "[2]") {
+		t.Fatalf("stored %d, state %+v", stored(t, mb.ID), got.IMAPStatus)
+	}
+	flags := u.flags("INBOX")
+	if !hasFlag(flags[1], imap.FlagSeen) || hasFlag(flags[2], imap.FlagSeen) || !hasFlag(flags[3], imap.FlagSeen) {
+		t.Fatalf("flags: %v", flags)
+	}
 }

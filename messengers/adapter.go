@@ -173,6 +173,13 @@ type Poller interface {
 	Poll(ctx context.Context, c *Conn) (*Update, error)
 }
 
+// Registrar is implemented by providers whose webhook is set with an API call
+// (Telegram setWebhook, Viber set_webhook). It returns credentials to store, such
+// as a generated webhook secret.
+type Registrar interface {
+	RegisterWebhook(ctx context.Context, c *Conn, url string) (map[string]string, error)
+}
+
 // Registry maps provider names to adapters.
 type Registry struct {
 	adapters map[string]Adapter

@@ -200,6 +200,23 @@ type tgResult struct {
 	} `json:"result"`
 }
 
+// UnmarshalJSON accepts setWebhook's "result": true as well as a message.
+func (r *tgResult) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		OK          bool            `json:"ok"`
+		Description string          `json:"description"`
+		Result      json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	r.OK, r.Description = raw.OK, raw.Description
+	if len(raw.Result) > 0 && raw.Result[0] == '{' {
+		return json.Unmarshal(raw.Result, &r.Result)
+	}
+	return nil
+}
+
 // Send posts the text with sendMessage, then each attachment with sendPhoto
 // (images) or sendDocument, all as replies to ReplyToProviderID when set.
 func (t *Telegram) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
@@ -255,4 +272,22 @@ func (t *Telegram) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, erro
 		}
 	}
 	return &Sent{ProviderMessageID: first}, nil
+}
+
+// RegisterWebhook calls setWebhook with the connection's webhook_secret as
+// secret_token, generating one when none is set.
+func (t *Telegram) RegisterWebhook(ctx context.Context, c *Conn, url string) (map[string]string, error) {
+	secret := c.Cred("webhook_secret")
+	if secret == "" {
+		secret = randomHex(24)
+	}
+	var res tgResult
+	in := map[string]any{"url": url, "secret_token": secret, "allowed_updates": []string{"message"}}
+	if err := t.http.postJSON(ctx, t.api(c, "setWebhook"), nil, in, &res); err != nil {
+		return nil, fmt.Errorf("telegram setWebhook: %w", err)
+	}
+	if !res.OK {
+		return nil, fmt.Errorf("telegram setWebhook: %s", res.Description)
+	}
+	return map[string]string{"webhook_secret": secret}, nil
 }

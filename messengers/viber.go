@@ -122,3 +122,22 @@ func (v *Viber) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) 
 	}
 	return &Sent{ProviderMessageID: strings.Trim(string(res.MessageToken), `"`)}, nil
 }
+
+// RegisterWebhook calls set_webhook. Viber checks the URL by posting a signed
+// "webhook" event to it before it answers.
+func (v *Viber) RegisterWebhook(ctx context.Context, c *Conn, url string) (map[string]string, error) {
+	in := map[string]any{"url": url, "event_types": []string{"delivered", "seen", "failed", "conversation_started"},
+		"send_name": true}
+	var res struct {
+		Status        int    `json:"status"`
+		StatusMessage string `json:"status_message"`
+	}
+	endpoint := strings.TrimRight(c.BaseURL(ViberAPI), "/") + "/pa/set_webhook"
+	if err := v.http.postJSON(ctx, endpoint, http.Header{"X-Viber-Auth-Token": {c.Cred("auth_token")}}, in, &res); err != nil {
+		return nil, fmt.Errorf("viber set_webhook: %w", err)
+	}
+	if res.Status != 0 {
+		return nil, fmt.Errorf("viber set_webhook: status %d %s", res.Status, res.StatusMessage)
+	}
+	return nil, nil
+}

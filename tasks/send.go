@@ -159,7 +159,7 @@ func (s *Sender) handleSend(ctx context.Context, t *asynq.Task) error {
 	case err != nil:
 		return err // in flight elsewhere, or the database is away: try again later
 	}
-	log := s.Log.With("message_id", m.ID, "ticket_id", m.TicketID, "attempt", m.Attempts)
+	log := s.logger().With("message_id", m.ID, "ticket_id", m.TicketID, "attempt", m.Attempts)
 	providerID, derr := s.deliver(ctx, m)
 	if derr == nil {
 		// The mail is out; recording it must not be lost, or a later sweep would
@@ -247,7 +247,7 @@ func (s *Sender) deliverMail(ctx context.Context, m *tickets.Message) error {
 	if err := pdmail.WriteOutgoing(&buf, out); err != nil {
 		return fmt.Errorf("build message %d: %w", m.ID, err)
 	}
-	var body io.Reader = &buf
+	raw := buf.Bytes()
 	key, err := s.Tickets.DKIMKeyFor(ctx, m.FromAddress)
 	if err != nil {
 		return err
@@ -258,12 +258,21 @@ func (s *Sender) deliverMail(ctx context.Context, m *tickets.Message) error {
 			return Permanent(fmt.Errorf("DKIM key of %s: %w", key.Domain, err))
 		}
 		var signed bytes.Buffer
-		if err := pdmail.SignDKIM(&signed, &buf, k); err != nil {
+		if err := pdmail.SignDKIM(&signed, bytes.NewReader(raw), k); err != nil {
 			return Permanent(err)
 		}
-		body = &signed
+		raw = signed.Bytes()
 	}
-	return s.Relay(mb).Send(ctx, m.FromAddress, rcpts, body)
+	if err := s.Relay(mb).Send(ctx, m.FromAddress, rcpts, bytes.NewReader(raw)); err != nil {
+		return err
+	}
+	if mb.Inbound == "imap" && mb.IMAPSentFolder != "" {
+		// The mail is out; a failed copy to Sent must not make it fail or go again.
+		if err := pdmail.AppendSent(ctx, mb, s.Config.TLSConfig, raw); err != nil {
+			s.logger().Warn("copy to Sent folder", "message_id", m.ID, "mailbox_id", mb.ID, "err", err)
+		}
+	}
+	return nil
 }
 
 // outgoing turns a message row into the mail to write, and its envelope recipients.
@@ -321,4 +330,11 @@ func (s *Sender) outgoing(m *tickets.Message) (*pdmail.Outgoing, []string, error
 func CheckDKIMKey(k tickets.DKIMKey) error {
 	_, err := pdmail.ParseDKIMKey(k.Domain, k.Selector, k.PrivateKey)
 	return err
+}
+
+func (s *Sender) logger() *slog.Logger {
+	if s.Log == nil {
+		return slog.Default()
+	}
+	return s.Log
 }

@@ -82,6 +82,12 @@ func (s *Service) RecordIMAPSuccess(ctx context.Context, id int64) error {
 		WHERE id = ?`, s.now(), id)
 }
 
+// RecordIMAPNote shows a problem with single messages in last_error without
+// counting it as a failed poll (no backoff).
+func (s *Service) RecordIMAPNote(ctx context.Context, id int64, note string) error {
+	return s.imapExec(ctx, id, `UPDATE mailboxes SET last_error = ? WHERE id = ?`, note, id)
+}
+
 // RecordIMAPFailure makes a failed poll visible on the mailbox and counts it for
 // the backoff.
 func (s *Service) RecordIMAPFailure(ctx context.Context, id int64, pollErr error) error {

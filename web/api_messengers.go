@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -45,6 +46,61 @@ func (s *Server) registerMessengers(g *gin.RouterGroup) {
 	g.GET("/channels/:id/messengers/:connection_id", s.getMessenger)
 	g.PATCH("/channels/:id/messengers/:connection_id", s.updateMessenger)
 	g.DELETE("/channels/:id/messengers/:connection_id", s.deleteMessenger)
+	g.POST("/channels/:id/messengers/:connection_id/webhook", s.registerMessengerWebhook)
+}
+
+// registerMessengerWebhook tells the provider where to post (Telegram setWebhook,
+// Viber set_webhook) and stores what it generated (Telegram's secret token).
+func (s *Server) registerMessengerWebhook(c *gin.Context) {
+	id, cid, err := messengerPath(c)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	if err := s.tickets.CanManageChannel(ctx, agent(c), id); err != nil {
+		fail(c, err)
+		return
+	}
+	mc, err := s.tickets.MessengerConnection(ctx, agent(c), id, cid)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if s.messengers == nil {
+		fail(c, tickets.ErrNotFound)
+		return
+	}
+	a, err := s.messengers.Registry.Get(mc.Provider)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	reg, isReg := a.(messengers.Registrar)
+	if !isReg {
+		fail(c, tickets.Invalid("provider", "this provider's webhook is set in its own console: use webhook_url"))
+		return
+	}
+	conn, err := messengers.LoadConn(ctx, s.tickets.DB, cid)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	creds, err := reg.RegisterWebhook(ctx, conn, s.messengerView(mc).WebhookURL)
+	if err != nil {
+		abortJSON(c, http.StatusBadGateway, "provider_error", err.Error(), nil)
+		return
+	}
+	in := tickets.MessengerConnectionInput{Credentials: map[string]*string{}}
+	for k, v := range creds {
+		in.Credentials[k] = &v
+	}
+	mc, err = s.tickets.UpdateMessengerConnection(ctx, agent(c), id, cid, in)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ok(c, s.messengerView(mc))
 }
 
 func (s *Server) listMessengers(c *gin.Context) {

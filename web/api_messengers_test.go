@@ -4,8 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +171,57 @@ func TestWhatsAppWindowInReplyAPI(t *testing.T) {
 	if m.MessengerConnectionID == nil || *m.MessengerConnectionID != mc.ID {
 		t.Fatalf("template reply: %+v", m)
 	}
+}
+
+func TestTelegramWebhookRegistration(t *testing.T) {
+	h := messengerHarness(t)
+	_, admin := h.agent("admin")
+	_, agentC := h.agent("agent")
+	var got map[string]any
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/bot1:tok/setWebhook" {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewDecoder(r.Body).Decode(&got)
+		io.WriteString(w, `{"ok":true,"result":true,"description":"Webhook was set"}`)
+	}))
+	defer fake.Close()
+	ch := admin.channel("Telegram register "+itoa(int(time.Now().UnixNano()%1e6)), "chat")
+	var mc struct {
+		ID             int64
+		CredentialsSet []string `json:"credentials_set"`
+	}
+	base := fmt.Sprintf("/api/v1/channels/%d/messengers", ch)
+	admin.must(201, "POST", base, map[string]any{"provider": "telegram", "api_base_url": fake.URL,
+		"credentials": map[string]any{"bot_token": "1:tok"}}, &mc)
+	agentC.must(404, "POST", fmt.Sprintf("%s/%d/webhook", base, mc.ID), nil, nil)
+	admin.must(200, "POST", fmt.Sprintf("%s/%d/webhook", base, mc.ID), nil, &mc)
+	if fmt.Sprint(mc.CredentialsSet) != "[bot_token webhook_secret]" {
+		t.Fatalf("credentials_set %v", mc.CredentialsSet)
+	}
+	secret, _ := got["secret_token"].(string)
+	if got["url"] != fmt.Sprintf("http://localhost/hooks/telegram/%d", mc.ID) || len(secret) < 32 {
+		t.Fatalf("setWebhook payload %v", got)
+	}
+	update := `{"update_id":1,"message":{"message_id":5,"from":{"id":77,"first_name":"R"},"chat":{"id":77,"type":"private"},"date":1700000000,"text":"hi"}}`
+	for _, tc := range []struct {
+		secret string
+		want   int
+	}{{"nope", 401}, {secret, 200}} {
+		req, _ := http.NewRequest("POST", h.srv.URL+fmt.Sprintf("/hooks/telegram/%d", mc.ID), strings.NewReader(update))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", tc.secret)
+		res, err := h.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Fatalf("secret %q: %d, want %d", tc.secret, res.StatusCode, tc.want)
+		}
+	}
+
+	var wa struct{ ID int64 }
+	admin.must(201, "POST", base, map[string]any{"provider": "whatsapp"}, &wa)
+	admin.must(422, "POST", fmt.Sprintf("%s/%d/webhook", base, wa.ID), nil, nil)
 }
