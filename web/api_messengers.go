@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -47,6 +48,48 @@ func (s *Server) registerMessengers(g *gin.RouterGroup) {
 	g.PATCH("/channels/:id/messengers/:connection_id", s.updateMessenger)
 	g.DELETE("/channels/:id/messengers/:connection_id", s.deleteMessenger)
 	g.POST("/channels/:id/messengers/:connection_id/webhook", s.registerMessengerWebhook)
+	g.GET("/tickets/:id/messenger", s.ticketMessenger)
+}
+
+// ticketMessenger tells the composer how a ticket's replies leave: through which
+// connection, and whether WhatsApp's 24-hour window still allows free text (when
+// not, the composer offers the template picker).
+func (s *Server) ticketMessenger(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	t, err := s.tickets.VisibleTicket(ctx, agent(c), id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if t.MessengerConnectionID == nil {
+		fail(c, tickets.ErrNotFound)
+		return
+	}
+	conn, err := messengers.LoadConn(ctx, s.tickets.DB, *t.MessengerConnectionID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := gin.H{"connection_id": conn.ID, "provider": conn.Provider, "name": conn.Name,
+		"template_required": false, "window_closes_at": nil}
+	if conn.Provider == "whatsapp" {
+		var last *time.Time
+		s.tickets.DB.WithContext(ctx).Model(&tickets.Message{}).Select("max(created_at)").
+			Where("ticket_id = ? AND messenger_connection_id = ? AND direction = ?", t.ID, conn.ID,
+				tickets.DirectionInbound).Scan(&last)
+		closes := time.Time{}
+		if last != nil {
+			closes = last.Add(tickets.CustomerServiceWindow).UTC()
+			out["window_closes_at"] = closes
+		}
+		out["template_required"] = !closes.After(time.Now())
+	}
+	ok(c, out)
 }
 
 // registerMessengerWebhook tells the provider where to post (Telegram setWebhook,

@@ -160,6 +160,16 @@ func TestWhatsAppWindowInReplyAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The message's timestamp (Nov 2023) is far outside the 24-hour window.
+	var info struct {
+		Provider         string     `json:"provider"`
+		TemplateRequired bool       `json:"template_required"`
+		WindowClosesAt   *time.Time `json:"window_closes_at"`
+	}
+	admin.must(200, "GET", fmt.Sprintf("/api/v1/tickets/%d/messenger", tk.ID), nil, &info)
+	if info.Provider != "whatsapp" || !info.TemplateRequired || info.WindowClosesAt == nil ||
+		!info.WindowClosesAt.Equal(time.Unix(1700000000, 0).Add(24*time.Hour)) {
+		t.Fatalf("messenger info: %+v", info)
+	}
 	path := fmt.Sprintf("/api/v1/tickets/%d/messages", tk.ID)
 	r := admin.must(422, "POST", path, map[string]any{"body": "free text"}, nil)
 	if f := r.errFields(t); f["template"] == "" {

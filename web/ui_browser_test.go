@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"net"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +16,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/internal/testenv"
+	pdmail "github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/tasks"
 	"github.com/postdesk/postdesk/tickets"
 )
@@ -65,7 +67,7 @@ func startChromium(t *testing.T) context.Context {
 			mu.Lock()
 			if m.IsException() {
 				exceptions = append(exceptions, m.Text+" "+m.URL+":"+strconv.FormatInt(m.Line, 10))
-			} else if m.Type == chromedp.ConsoleError {
+			} else if m.Type == chromedp.ConsoleError && !strings.Contains(m.Text, "Content Security Policy") {
 				t.Log("browser console:", m.Text)
 			}
 			mu.Unlock()
@@ -189,6 +191,8 @@ type uiEnv struct {
 	shop      int64
 	mailbox   int64
 	sink      *testenv.SMTPSink
+	smtpAddr  string // our inbound SMTP server
+	mailAddr  string // the shop mailbox's address
 }
 
 const uiPassword = "correct horse battery"
@@ -200,53 +204,65 @@ func newUIEnv(t *testing.T) *uiEnv {
 	h.svc.Sends = &tasks.SendQueue{Client: h.web.tasks, MaxRetry: 2}
 	sink := testenv.NewSMTPSink(t, testenv.SinkOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
+	// Inbound: our SMTP server stores mail durably, the worker's ingest task turns
+	// it into tickets and publishes the live event.
+	intake := &pdmail.Intake{DB: h.svc.DB, Blobs: h.web.blobs, Enqueue: h.web.tasks.EnqueueIngest, Log: h.web.log}
+	ingester := &pdmail.Ingester{Tickets: h.svc, Intake: intake, Log: h.web.log}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtpDone := make(chan struct{})
+	go func() {
+		defer close(smtpDone)
+		_ = pdmail.NewSMTPServer(pdmail.SMTPConfig{Hostname: "desk.test"}, intake, h.web.log).Serve(ctx, ln, time.Second)
+	}()
 	w := tasks.NewWorker(testenv.Asynq(t), h.web.log)
 	tasks.Register(w, tasks.Deps{Tickets: h.svc, Client: h.web.tasks, Log: h.web.log, Blobs: h.web.blobs,
-		Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
+		Ingester: ingester, Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.RunWorker(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; <-smtpDone })
 
 	_, admin := h.agent("admin")
 	anna, _ := h.agent("agent")
 	bob, _ := h.agent("agent")
 	// A short undo window keeps the test quick; the composer reads it from the reply.
 	h.svc.DB.Model(anna).Update("undo_seconds", 3)
-	e := &uiEnv{h: h, admin: admin, anna: anna, bob: bob, sink: sink}
+	e := &uiEnv{h: h, admin: admin, anna: anna, bob: bob, sink: sink, smtpAddr: ln.Addr().String()}
 	e.shop = admin.channel("Flower Shop "+itoa(int(anna.ID)), "email", anna.ID)
 	var mb struct{ ID int64 }
 	admin.must(201, "POST", "/api/v1/channels/"+itoa(int(e.shop))+"/mailboxes",
 		map[string]any{"address": "shop" + itoa(int(anna.ID)) + "@example.com", "smtp_host": sink.Host,
 			"smtp_port": sink.Port, "smtp_security": "plain"}, &mb)
 	e.mailbox = mb.ID
+	e.mailAddr = "shop" + itoa(int(anna.ID)) + "@example.com"
 	return e
 }
 
-// deliver stores a customer's mail as a new ticket the way inbound ingest does
-// (contact, ticket, message in one transaction) and publishes ticket.created.
-func (e *uiEnv) deliver(t *testing.T, from, name, subject, text, html string) *tickets.Ticket {
+// mailIn sends a customer's mail to our SMTP server and returns the ticket it
+// became (waiting for the worker's ingest).
+func (e *uiEnv) mailIn(t *testing.T, from, name, subject, text, html string) *tickets.Ticket {
 	t.Helper()
-	svc := e.h.svc
-	var tk *tickets.Ticket
-	err := svc.DB.Transaction(func(tx *gorm.DB) error {
-		c, err := svc.ResolveContact(t.Context(), tx, "email", from, name)
-		if err != nil {
-			return err
-		}
-		tk, err = svc.OpenTicket(t.Context(), tx, tickets.NewTicket{ChannelID: e.shop, Subject: subject,
-			ContactID: &c.ID, MailboxID: &e.mailbox})
-		if err != nil {
-			return err
-		}
-		return svc.AddInboundMessage(t.Context(), tx, tk, &tickets.Message{ContactID: &c.ID, FromAddress: from,
-			FromName: name, Subject: subject, BodyText: text, BodyHTML: html, QuoteOffset: -1})
-	})
-	if err != nil {
-		t.Fatal(err)
+	boundary := "b-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	msg := "From: " + name + " <" + from + ">\r\nTo: " + e.mailAddr + "\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + boundary + "@customer.test>\r\nDate: " + time.Now().Format(time.RFC1123Z) +
+		"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=" + boundary + "\r\n\r\n" +
+		"--" + boundary + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(text, "\n", "\r\n") +
+		"\r\n--" + boundary + "\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--" + boundary + "--\r\n"
+	if err := smtp.SendMail(e.smtpAddr, nil, from, []string{e.mailAddr}, []byte(msg)); err != nil {
+		t.Fatalf("send mail to our SMTP server: %v", err)
 	}
-	svc.Publisher.Publish(t.Context(), tickets.LiveEvent{Kind: "ticket.created", ChannelID: tk.ChannelID, TicketID: tk.ID,
-		Data: map[string]any{"subject": subject}})
-	return tk
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		var tk tickets.Ticket
+		if err := e.h.svc.DB.Where("channel_id = ? AND subject = ?", e.shop, subject).Take(&tk).Error; err == nil {
+			return &tk
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("mail %q did not become a ticket", subject)
+	return nil
 }
 
 func TestBrowserInbox(t *testing.T) {
@@ -278,8 +294,10 @@ func TestBrowserInbox(t *testing.T) {
 		p.waitJS(`document.querySelector('.side a[data-channel]') !== null`, "the channel in the sidebar")
 		// Wait until the live stream is connected, so the event is not published before.
 		p.waitJS(`document.body.dataset.live === "open"`, "the event stream")
-		tk = e.deliver(t, "rosa@example.net", "Rosa Diaz", "Peonies for Saturday?",
-			"Hello,\nDo you have white peonies for a wedding on Saturday?\nRosa", "")
+		tk = e.mailIn(t, "rosa@example.net", "Rosa Diaz", "Peonies for Saturday?",
+			"Hello,\nDo you have white peonies for a wedding on Saturday?\nRosa",
+			`<p>Hello,</p><p>Do you have <b>white peonies</b> for a wedding on Saturday?</p><p>Rosa</p>`+
+				`<script>parent.document.title='pwned'</script><img src=x onerror="parent.document.title='pwned'">`)
 		p.do(chromedp.WaitVisible(chromedp.CSS(`#rows li[data-ticket-id="` + itoa(int(tk.ID)) + `"]`)))
 		if !evalJS[bool](p, "window.__sameDocument === true") {
 			t.Fatal("the page was reloaded")
@@ -300,8 +318,17 @@ func TestBrowserInbox(t *testing.T) {
 		if s := p.text(".ticket-subject"); s != "Peonies for Saturday?" {
 			t.Fatalf("subject %q", s)
 		}
-		if body := p.text(".msg-inbound .msg-body"); !strings.Contains(body, "white peonies") {
-			t.Fatalf("thread body %q", body)
+		// Inbound HTML is shown sanitised in a sandboxed frame without scripts.
+		p.waitJS(`(() => { const f = document.querySelector('.msg-inbound iframe.mail-html');
+			return f && f.contentDocument && f.contentDocument.body.innerText.includes('white peonies') })()`, "the mail in its frame")
+		frame := evalJS[map[string]string](p, `(() => { const f = document.querySelector('.msg-inbound iframe.mail-html');
+			return {sandbox: f.getAttribute('sandbox'), doc: f.getAttribute('srcdoc')} })()`)
+		if strings.Contains(frame["sandbox"], "allow-scripts") || strings.Contains(frame["doc"], "<script") ||
+			strings.Contains(frame["doc"], "onerror") || !strings.Contains(frame["doc"], "Content-Security-Policy") {
+			t.Fatalf("mail frame not locked down: %v", frame)
+		}
+		if title := evalJS[string](p, "document.title"); strings.Contains(title, "pwned") {
+			t.Fatal("a script in the mail ran")
 		}
 		if u := p.url(); !strings.HasSuffix(strings.SplitN(u, "?", 2)[0], "/tickets/"+itoa(int(tk.ID))) {
 			t.Fatalf("url %s does not name the ticket", u)

@@ -187,14 +187,16 @@ func (s *Server) ticketLinks(ctx context.Context, a *tickets.Agent, d *ticketDat
 		}
 	}
 	err := db.Scopes(tickets.ChannelScope(a, "tickets.channel_id")).
-		Where("origin_message_id IN (SELECT id FROM messages WHERE ticket_id = ?)", d.ID).Order("id").
+		Where("origin_message_id IN (SELECT id FROM messages WHERE ticket_id = ?) AND id <> ?", d.ID, d.ID).Order("id").
 		Find(&d.Tasks).Error
 	if err != nil {
 		return fmt.Errorf("ticket %d tasks: %w", d.ID, err)
 	}
 	if d.OriginMessageID != nil {
 		if m, err := s.tickets.VisibleMessage(ctx, a, *d.OriginMessageID); err == nil {
-			if o, err := s.tickets.VisibleTicket(ctx, a, m.TicketID); err == nil {
+			// A conversation's origin is its own first mail; only another ticket's
+			// message makes this a spawned task.
+			if o, err := s.tickets.VisibleTicket(ctx, a, m.TicketID); err == nil && o.ID != d.ID {
 				d.OriginTicketID, d.OriginTicketNumber = o.ID, o.Number
 			}
 		}

@@ -14,13 +14,18 @@
     if (!id) return Promise.resolve();
     return PD.swap("/ui/tickets/" + id, pane);
   }
+  // Live updates re-render the pane, but never under the agent's fingers: while
+  // they are typing into a field of the pane the refresh waits.
   let soon;
+  function typing() {
+    const el = document.activeElement;
+    return el && pane.contains(el) && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type === "text")) && el.value !== "";
+  }
   function reloadSoon() {
     clearTimeout(soon);
-    // Keep what the agent is typing: never re-render under an active composer.
     soon = setTimeout(() => {
       const body = document.getElementById("composer-body");
-      if (body && body.value.trim() !== "") return;
+      if (typing() || (body && body.value.trim() !== "")) { reloadSoon(); return; }
       reload();
     }, 300);
   }
