@@ -13,25 +13,27 @@ import (
 // BenchmarkIMAPPoll measures how fast one poll drains a folder: b.N mails of about
 // 4 KB wait in the in-memory server's INBOX, then one Poll fetches them, hands each
 // to the sink and flags them \Seen. "intake" commits every mail to Postgres (the
-// real path); "fetch_only" discards them, the ceiling set by the IMAP side alone.
+// real path, up to 4 commits at once); "intake_serial" commits one at a time;
+// "fetch_only" discards them, the ceiling set by the IMAP side alone.
 func BenchmarkIMAPPoll(b *testing.B) {
-	b.Run("intake", func(b *testing.B) {
-		benchIMAPPoll(b, func(tb testing.TB) (IMAPSink, func(mailboxID int64) int) {
-			return newCountingSink(tb), func(id int64) int { return stored(tb, id) }
-		})
-	})
+	intake := func(tb testing.TB) (IMAPSink, func(mailboxID int64) int) {
+		return newCountingSink(tb), func(id int64) int { return stored(tb, id) }
+	}
+	b.Run("intake", func(b *testing.B) { benchIMAPPoll(b, 0, intake) })
+	b.Run("intake_serial", func(b *testing.B) { benchIMAPPoll(b, 1, intake) })
 	b.Run("fetch_only", func(b *testing.B) {
-		benchIMAPPoll(b, func(tb testing.TB) (IMAPSink, func(mailboxID int64) int) {
+		benchIMAPPoll(b, 0, func(tb testing.TB) (IMAPSink, func(mailboxID int64) int) {
 			s := &discardSink{}
 			return s, func(int64) int { return int(s.n.Load()) }
 		})
 	})
 }
 
-func benchIMAPPoll(b *testing.B, newSink func(testing.TB) (IMAPSink, func(mailboxID int64) int)) {
+func benchIMAPPoll(b *testing.B, parallel int, newSink func(testing.TB) (IMAPSink, func(mailboxID int64) int)) {
 	srv := startMemIMAP(b, "bench", "pw")
 	sink, count := newSink(b)
 	p, svc := newPoller(b, sink)
+	p.Parallel = parallel
 	mb := imapMailbox(b, svc, srv.host, srv.port, "bench", "pw", "seen", "")
 	u := dialUser(b, srv.host, srv.port, "bench", "pw")
 	body := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n", 64)

@@ -238,7 +238,10 @@ func TestIMAPDovecot(t *testing.T) {
 	late := testMail("late@example.org", mb.Address, "During IDLE", unique("dc")+"@example.org")
 	mails = append(mails, late)
 	u.appendMail("INBOX", late)
-	waitFor(t, func() bool { return stored(t, mb.ID) == 4 })
+	waitFor(t, func() bool { return reloadMailbox(t, svc, mb.ID).IMAPLastUID == 5 })
+	if n := stored(t, mb.ID); n != 4 {
+		t.Fatalf("%d mails stored, want 4", n)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)

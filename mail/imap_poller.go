@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -50,6 +49,8 @@ type IMAPPoller struct {
 	IdleRecheck time.Duration
 	// BatchSize is how many UIDs one FETCH asks for (default 100).
 	BatchSize int
+	// Parallel is how many fetched messages are committed at once (default 4).
+	Parallel int
 	// MaxIdleSessions caps the IDLE sessions of this process (default 8; negative:
 	// never idle). An IDLE session occupies a task worker; beyond the cap a mailbox
 	// is drained and the session ends, so it is polled on the scheduler's interval.
@@ -302,111 +303,6 @@ func (p *IMAPPoller) drain(ctx context.Context, c *imapclient.Client, st *imapSy
 		st.lastUID, st.fresh = last, false
 	}
 	return nil
-}
-
-// fetchBatch fetches the UIDs of batch (ascending), hands each message to the sink,
-// then flags or moves the accepted ones. It returns the highest UID up to which
-// everything is stored and flagged.
-func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *imapSync, batch []imap.UID) (imap.UID, error) {
-	cmd := c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
-		UID:         true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	})
-	accepted := make(map[imap.UID]bool, len(batch))
-	skipped := make(map[imap.UID]bool)
-	var acceptErr error
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		if acceptErr != nil || ctx.Err() != nil {
-			continue // Next discards the rest of the response
-		}
-		uid, err := p.acceptMessage(ctx, st, msg)
-		if errors.Is(err, ErrMailTooLarge) && uid != 0 {
-			// One oversized mail must not stall the mailbox: it stays unread in the
-			// folder for a person to handle, the poll moves past it, and the mailbox
-			// says so.
-			skipped[uid] = true
-			st.skipped = append(st.skipped, uid)
-			p.log().Warn("imap message over the size limit left in the folder", "mailbox_id", st.mailbox.ID, "uid", uid)
-			continue
-		}
-		if err != nil {
-			acceptErr = fmt.Errorf("store message uid %d: %w", uid, err)
-			continue
-		}
-		accepted[uid] = true
-	}
-	fetchErr := cmd.Close()
-	if acceptErr == nil && fetchErr != nil {
-		acceptErr = fmt.Errorf("fetch: %w", fetchErr)
-	}
-
-	// A cancelled session is a dying process: it must not flag what it may not
-	// have finished; the next session re-fetches, and the sink deduplicates.
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	done := make([]imap.UID, 0, len(accepted))
-	for u := range accepted {
-		done = append(done, u)
-	}
-	slices.Sort(done)
-	if len(done) > 0 {
-		if err := p.after(c, st.mailbox, done); err != nil {
-			return 0, errors.Join(acceptErr, err)
-		}
-	}
-
-	// After a failure only the unbroken run of stored UIDs counts; otherwise a UID
-	// the server did not return was expunged meanwhile and is passed over.
-	var progress imap.UID
-	for _, u := range batch {
-		if !accepted[u] && !skipped[u] && acceptErr != nil {
-			break
-		}
-		progress = u
-	}
-	return progress, acceptErr
-}
-
-// acceptMessage streams one fetched message into the sink.
-func (p *IMAPPoller) acceptMessage(ctx context.Context, st *imapSync, msg *imapclient.FetchMessageData) (imap.UID, error) {
-	var uid imap.UID
-	var body io.Reader
-	var buffered []byte
-	for item := msg.Next(); item != nil; item = msg.Next() {
-		switch it := item.(type) {
-		case imapclient.FetchItemDataUID:
-			uid = it.UID
-		case imapclient.FetchItemDataBodySection:
-			if it.Literal == nil {
-				continue
-			}
-			if uid == 0 {
-				// The server sent the body before the UID; hold it until we know
-				// which message it is.
-				b, err := io.ReadAll(it.Literal)
-				if err != nil {
-					return 0, err
-				}
-				buffered = b
-				continue
-			}
-			id, err := p.Sink.Accept(ctx, p.arrival(st, uid), it.Literal)
-			if err != nil {
-				return uid, err
-			}
-			p.log().Debug("imap message stored", "mailbox_id", st.mailbox.ID, "uid", uid, "inbound_mail_id", id)
-			return uid, nil
-		}
-	}
-	if buffered != nil {
-		body = bytes.NewReader(buffered)
-	}
-	if uid == 0 || body == nil {
-		return uid, errors.New("server returned no message body")
-	}
-	_, err := p.Sink.Accept(ctx, p.arrival(st, uid), body)
-	return uid, err
 }
 
 func (p *IMAPPoller) arrival(st *imapSync, uid imap.UID) Arrival {

@@ -176,8 +176,9 @@ func TestIMAPCrashBetweenStoreAndSeen(t *testing.T) {
 			t.Fatalf("uid %d flagged \\Seen although the session died before flagging", uid)
 		}
 	}
-	if n := stored(t, mb.ID); n != 4 {
-		t.Fatalf("%d mails committed before the crash, want 4", n)
+	// Commits run a few at a time, so message 5 may have made it too.
+	if n := stored(t, mb.ID); n < 4 {
+		t.Fatalf("%d mails committed before the crash, want at least 4", n)
 	}
 	sink.in.Enqueue = nil
 
@@ -248,8 +249,10 @@ func TestIMAPStoreFailureIsVisibleAndBacksOff(t *testing.T) {
 	if got.LastError == "" || got.IMAPFailures != 1 || got.IMAPLastUID != 1 {
 		t.Fatalf("state after failure: %+v", got.IMAPStatus)
 	}
+	// Message 3 may be committed (and then flagged) alongside the failing 2; it is
+	// fetched again anyway, since the position stops before 2.
 	flags := u.flags("INBOX")
-	if !hasFlag(flags[1], imap.FlagSeen) || hasFlag(flags[2], imap.FlagSeen) || hasFlag(flags[3], imap.FlagSeen) {
+	if !hasFlag(flags[1], imap.FlagSeen) || hasFlag(flags[2], imap.FlagSeen) {
 		t.Fatalf("flags after failure: %v", flags)
 	}
 	if IMAPDue(got, *got.LastPolledAt) {
