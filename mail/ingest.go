@@ -108,6 +108,13 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 
 	out := &Ingested{InboundMailID: id}
 	err = db.Transaction(func(tx *gorm.DB) error {
+		// The raw mail is already durable, so this commit need not wait for the WAL
+		// flush: if the server crashes before the flush, the row is still unprocessed
+		// and the sweeper ingests it again, with nothing of the lost commit left to
+		// duplicate. This roughly halves the per-mail cost.
+		if err := tx.Exec(`SET LOCAL synchronous_commit = off`).Error; err != nil {
+			return err
+		}
 		// The row lock serialises two workers that picked up the same mail.
 		var locked []int64
 		if err := tx.Raw(`SELECT id FROM inbound_mails WHERE id = ? AND processed_at IS NULL FOR UPDATE`, id).

@@ -15,9 +15,9 @@ func quoteStart(text string) int {
 	for i, l := range lines {
 		t := strings.TrimSpace(l)
 		switch {
-		case originalMessage.MatchString(t):
+		case (strings.HasPrefix(t, "--") || strings.HasPrefix(t, "__")) && originalMessage.MatchString(t):
 			return off
-		case attribution.MatchString(t) && nextQuoted(lines[i+1:]):
+		case strings.HasSuffix(t, ":") && attribution.MatchString(t) && nextQuoted(lines[i+1:]):
 			return off
 		case strings.HasPrefix(t, "From:") && i+1 < len(lines) && outlookSent(lines[i+1:]) && off > 0:
 			return off
