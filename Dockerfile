@@ -1,10 +1,18 @@
-# Multi-stage build: compile in the Go image, run from a small Debian base.
+# Multi-stage build: fetch the UI's npm libraries, compile in the Go image, run from a
+# small Debian base.
+FROM node:20-bookworm-slim AS web
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -ldflags "-s -w" -o /out/postdesk ./cmd/postdesk
+COPY --from=web /src/node_modules ./node_modules
+RUN touch node_modules/.package-lock.json && make web-deps && \
+    CGO_ENABLED=0 go build -ldflags "-s -w" -o /out/postdesk ./cmd/postdesk
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata && rm -rf /var/lib/apt/lists/*

@@ -351,5 +351,11 @@ func (r *Receiver) ApplyStatus(ctx context.Context, c *Conn, st Status) error {
 	if err != nil {
 		return fmt.Errorf("apply %s status to %s: %w", st.Status, st.ProviderMessageID, err)
 	}
+	var m tickets.Message
+	if db.Select("id", "ticket_id", "channel_id", "status").Where("messenger_connection_id = ? AND provider_message_id = ?",
+		c.ID, st.ProviderMessageID).Take(&m).Error == nil {
+		r.Tickets.Publisher.Publish(ctx, tickets.LiveEvent{Kind: "message.updated", ChannelID: m.ChannelID,
+			TicketID: m.TicketID, Data: map[string]any{"message_id": m.ID, "status": m.Status}})
+	}
 	return nil
 }

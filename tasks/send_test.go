@@ -541,3 +541,40 @@ func BenchmarkScheduledSendLatency(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(len(lat)), "messages")
 }
+
+// TestWorkerDiedMidSend: a worker claimed a message and died before recording the
+// outcome. Nothing sends it while the claim is fresh; once the lease ran out the
+// sweeper hands it to a live worker, which sends it once.
+func TestWorkerDiedMidSend(t *testing.T) {
+	e := newSendEnv(t, 0)
+	ctx := context.Background()
+	e.svc.Sends = nil // no task from the API: the dead worker had taken it
+	m := e.reply(tickets.OutboundDraft{BodyText: "lost in a crash"})
+	if _, err := e.svc.ClaimSend(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sender{Tickets: e.svc, Blobs: e.deps.Blobs, Config: e.deps.Send, Log: e.deps.Log}
+	payload, _ := json.Marshal(sendPayload{MessageID: m.ID})
+	if err := s.handleSend(ctx, asynq.NewTask(TypeSend, payload)); err == nil {
+		t.Fatal("a fresh claim by another worker did not hold the send back")
+	}
+	if k, _ := SweepSends(ctx, e.svc, e.queue); k != 0 {
+		t.Fatalf("sweeper took a freshly claimed message (%d)", k)
+	}
+	e.svc.DB.Exec("UPDATE messages SET updated_at = now() - interval '11 minutes' WHERE id = ?", m.ID)
+	if k, err := SweepSends(ctx, e.svc, e.queue); err != nil || k != 1 {
+		t.Fatalf("sweep after the lease: %d, %v", k, err)
+	}
+	e.startWorker()
+	sent := e.waitStatus(m.ID, tickets.MessageSent, 10*time.Second)
+	if sent.Attempts != 2 {
+		t.Fatalf("attempts %d", sent.Attempts)
+	}
+	if k, _ := SweepSends(ctx, e.svc, e.queue); k != 0 {
+		t.Fatalf("sweeper still sees %d", k)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(e.sink.Messages()); n != 1 {
+		t.Fatalf("sink got %d", n)
+	}
+}

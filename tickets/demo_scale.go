@@ -24,6 +24,10 @@ import (
 // maintaining them row by row), and foreign-key triggers are off for the session
 // (the generator writes consistent ids by construction).
 
+// ScaleVersion changes whenever the generator's output changes, so cached
+// benchmark databases of an older generator are rebuilt.
+const ScaleVersion = 1
+
 // ScaleChannels is the number of channels the scale generator creates.
 const ScaleChannels = 20
 

@@ -83,7 +83,7 @@ type ViewCounts struct {
 
 // Sidebar returns the view counts and, per channel agent a may see, the tickets in
 // its default queue and how many of those are unread for a (channels with none are
-// absent). One pass over unfinished tickets: tickets_open_counts_idx (partial on
+// absent). One pass over unfinished tickets: tickets_sidebar_idx (partial on
 // the unfinished statuses, INCLUDE the counted columns) joined to
 // ticket_reads_seen_idx, grouped by channel.
 func (s *Service) Sidebar(ctx context.Context, a *Agent) (*ViewCounts, map[int64]ChannelCount, error) {

@@ -84,6 +84,31 @@ func (s *Server) visitor(c *gin.Context, conn *messengers.Conn, token string) (s
 	return v, nil
 }
 
+// webchatWrite decodes a widget POST into req and returns the connection and the
+// visitor the body's token proves.
+func (s *Server) webchatWrite(c *gin.Context, req interface{ token() string }) (*messengers.Conn, string, error) {
+	conn, err := s.webchatConn(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := decode(c, req); err != nil {
+		return nil, "", err
+	}
+	visitor, err := s.visitor(c, conn, req.token())
+	return conn, visitor, err
+}
+
+// webchatRead returns the connection and the visitor of a widget GET (token in
+// the query or the cookie).
+func (s *Server) webchatRead(c *gin.Context) (*messengers.Conn, string, error) {
+	conn, err := s.webchatConn(c)
+	if err != nil {
+		return nil, "", err
+	}
+	visitor, err := s.visitor(c, conn, "")
+	return conn, visitor, err
+}
+
 type webchatSessionRequest struct {
 	Token string `json:"token"`
 }
@@ -136,12 +161,7 @@ func webchatView(ms []tickets.Message) []webchatMessage {
 }
 
 func (s *Server) webchatHistory(c *gin.Context) {
-	conn, err := s.webchatConn(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	visitor, err := s.visitor(c, conn, "")
+	conn, visitor, err := s.webchatRead(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -162,18 +182,11 @@ type webchatPostRequest struct {
 	ClientID string `json:"client_id"`
 }
 
+func (r *webchatPostRequest) token() string { return r.Token }
+
 func (s *Server) webchatPost(c *gin.Context) {
-	conn, err := s.webchatConn(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
 	var req webchatPostRequest
-	if err := decode(c, &req); err != nil {
-		fail(c, err)
-		return
-	}
-	visitor, err := s.visitor(c, conn, req.Token)
+	conn, visitor, err := s.webchatWrite(c, &req)
 	if err != nil {
 		fail(c, err)
 		return
@@ -213,18 +226,11 @@ type webchatEmailRequest struct {
 	Email string `json:"email"`
 }
 
+func (r *webchatEmailRequest) token() string { return r.Token }
+
 func (s *Server) webchatEmail(c *gin.Context) {
-	conn, err := s.webchatConn(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
 	var req webchatEmailRequest
-	if err := decode(c, &req); err != nil {
-		fail(c, err)
-		return
-	}
-	visitor, err := s.visitor(c, conn, req.Token)
+	conn, visitor, err := s.webchatWrite(c, &req)
 	if err != nil {
 		fail(c, err)
 		return
@@ -239,12 +245,7 @@ func (s *Server) webchatEmail(c *gin.Context) {
 // webchatEvents streams new messages of the visitor's conversations as
 // server-sent events, and the agents' availability when it changes.
 func (s *Server) webchatEvents(c *gin.Context) {
-	conn, err := s.webchatConn(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	visitor, err := s.visitor(c, conn, "")
+	conn, visitor, err := s.webchatRead(c)
 	if err != nil {
 		fail(c, err)
 		return

@@ -214,6 +214,18 @@ var uiStrings = map[string]string{
 	"js.merged":             "Merged",
 	"js.test_ok":            "Connection works",
 	"js.reconnecting":       "Reconnecting…",
+	"js.priority.low":       "Low",
+	"js.priority.high":      "High",
+	"js.priority.urgent":    "Urgent",
+	"js.unassigned":         "Unassigned",
+	"js.due":                "Due",
+	"js.overdue":            "Overdue",
+	"js.contacts_empty":     "No contacts found.",
+	"js.status.new":         "New",
+	"js.status.open":        "Open",
+	"js.status.pending":     "Pending",
+	"js.status.resolved":    "Resolved",
+	"js.status.closed":      "Closed",
 	"js.uploading":          "Uploading…",
 }
 

@@ -62,6 +62,8 @@ func (s *Server) registerUI(e *gin.Engine) {
 	s.registerInbox(pages)
 	s.registerTicketPane(pages)
 	s.registerSettings(pages)
+	s.registerBoard(pages)
+	s.registerContacts(pages)
 }
 
 // requirePage sends anonymous visitors to the login page.

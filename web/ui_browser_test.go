@@ -185,14 +185,15 @@ func (p *page) logout() {
 // uiEnv is a running server with a worker, an admin, and a shop channel with one
 // member (anna) and one agent outside it (bob).
 type uiEnv struct {
-	h         *harness
-	admin     *apiClient
-	anna, bob *tickets.Agent
-	shop      int64
-	mailbox   int64
-	sink      *testenv.SMTPSink
-	smtpAddr  string // our inbound SMTP server
-	mailAddr  string // the shop mailbox's address
+	h          *harness
+	admin      *apiClient
+	adminAgent *tickets.Agent
+	anna, bob  *tickets.Agent
+	shop       int64
+	mailbox    int64
+	sink       *testenv.SMTPSink
+	smtpAddr   string // our inbound SMTP server
+	mailAddr   string // the shop mailbox's address
 }
 
 const uiPassword = "correct horse battery"
@@ -202,6 +203,7 @@ func newUIEnv(t *testing.T) *uiEnv {
 	h := newHarness(t)
 	h.svc.Publisher = h.web.Live()
 	h.svc.Sends = &tasks.SendQueue{Client: h.web.tasks, MaxRetry: 2}
+	h.web.smtpCheck = &tasks.Sender{Tickets: h.svc}
 	sink := testenv.NewSMTPSink(t, testenv.SinkOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	// Inbound: our SMTP server stores mail durably, the worker's ingest task turns
@@ -224,12 +226,12 @@ func newUIEnv(t *testing.T) *uiEnv {
 	go func() { defer close(done); _ = w.RunWorker(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; <-smtpDone })
 
-	_, admin := h.agent("admin")
+	adminAgent, admin := h.agent("admin")
 	anna, _ := h.agent("agent")
 	bob, _ := h.agent("agent")
 	// A short undo window keeps the test quick; the composer reads it from the reply.
 	h.svc.DB.Model(anna).Update("undo_seconds", 3)
-	e := &uiEnv{h: h, admin: admin, anna: anna, bob: bob, sink: sink, smtpAddr: ln.Addr().String()}
+	e := &uiEnv{h: h, admin: admin, adminAgent: adminAgent, anna: anna, bob: bob, sink: sink, smtpAddr: ln.Addr().String()}
 	e.shop = admin.channel("Flower Shop "+itoa(int(anna.ID)), "email", anna.ID)
 	var mb struct{ ID int64 }
 	admin.must(201, "POST", "/api/v1/channels/"+itoa(int(e.shop))+"/mailboxes",
@@ -430,6 +432,21 @@ func TestBrowserInbox(t *testing.T) {
 		p.do(chromedp.Navigate(p.base+"/?view=snoozed"), chromedp.WaitVisible(chromedp.CSS(row)))
 	})
 
+	t.Run("profile_settings", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base+"/settings"), chromedp.WaitVisible(chromedp.CSS("#profile-form")))
+		p.do(chromedp.SetValue(chromedp.CSS(`#profile-form [name=undo_seconds]`), "7"),
+			chromedp.Click(chromedp.CSS(`#profile-form button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(".toast")))
+		var undo int
+		e.h.svc.DB.Raw("SELECT undo_seconds FROM agents WHERE id = ?", e.anna.ID).Scan(&undo)
+		if undo != 7 {
+			t.Fatalf("undo_seconds = %d after saving the profile", undo)
+		}
+		if n := evalJS[int](p, `document.querySelectorAll('#channel-new').length`); n != 0 {
+			t.Fatal("an agent sees the admin settings")
+		}
+	})
+
 	t.Run("agent_outside_the_channel_sees_nothing", func(t *testing.T) {
 		p := p.in(t)
 		p.do(chromedp.Navigate(p.base + "/"))
@@ -442,5 +459,17 @@ func TestBrowserInbox(t *testing.T) {
 		if h := p.text("main h1"); h != translate("error.not_found") {
 			t.Fatalf("bob opening the ticket sees %q", h)
 		}
+	})
+
+	t.Run("admin_settings_test_connection", func(t *testing.T) {
+		p := p.in(t)
+		p.logout()
+		p.login(e.adminAgent.Email, uiPassword)
+		p.do(chromedp.Navigate(p.base+"/settings"), chromedp.WaitVisible(chromedp.CSS("#channel-new")))
+		box := "#channel-" + itoa(int(e.shop))
+		p.do(chromedp.Click(chromedp.CSS(box+" summary")), chromedp.WaitVisible(chromedp.CSS(box+" button[data-test]")))
+		p.do(chromedp.Click(chromedp.CSS(box + " button[data-test]")))
+		p.waitJS(`document.querySelector('`+box+` .test-result').innerText === `+jsString(uiStrings["js.test_ok"]), "the SMTP test to pass")
+		p.shot("settings")
 	})
 }
