@@ -301,6 +301,31 @@ func TestIMAPOneSessionPerMailbox(t *testing.T) {
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatalf("poll after unlock: %v", err)
 	}
+
+	// Many pollers at once (as from several worker processes): overlapping sessions
+	// would fetch the same UIDs twice; the lock lets each message be fetched once.
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	for i := range 20 {
+		u.appendMail("INBOX", testMail("ann@example.org", mb.Address, fmt.Sprint("race ", i), unique("m")+"@example.org"))
+	}
+	errs := make(chan error, 6)
+	for range 6 {
+		other, _ := newPoller(t, sink)
+		go func() { errs <- other.Poll(t.Context(), mb.ID) }()
+	}
+	busy := 0
+	for range 6 {
+		err := <-errs
+		if errors.Is(err, ErrMailboxBusy) {
+			busy++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sink.callCount() != 20 || stored(t, mb.ID) != 20 {
+		t.Fatalf("6 concurrent pollers: %d fetches, %d stored; want 20 and 20 (%d found the mailbox busy)",
+			sink.callCount(), stored(t, mb.ID), busy)
+	}
 }
 
 func TestIMAPIdleTakesNewMail(t *testing.T) {

@@ -125,6 +125,12 @@ func (r *Receiver) Receive(ctx context.Context, c *Conn, a Adapter, in Inbound) 
 			MessengerConnectionID: &c.ID, FromAddress: in.From.Value, FromName: in.From.DisplayName,
 			BodyText: in.Text, ProviderMessageID: in.ProviderMessageID, InReplyTo: in.ReplyToProviderID,
 			ParseWarning: strings.Join(warnings, "; ")}
+		if c.Provider == "webchat" {
+			// A visitor who left an e-mail address can be answered by mail: replies
+			// through a mailbox go to the Reply-To of their latest message.
+			tx.Model(&tickets.ContactIdentity{}).Where("contact_id = ? AND kind = 'email'", contact.ID).
+				Order("id DESC").Limit(1).Pluck("value", &m.ReplyTo)
+		}
 		if !in.At.IsZero() {
 			m.CreatedAt = in.At
 			m.UpdatedAt = r.Tickets.Now()

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"strconv"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/postdesk/postdesk/tickets"
@@ -18,21 +16,10 @@ func (s *Server) listNotifications(c *gin.Context) {
 		fail(c, badRequest("invalid query", map[string]string{"unread": "must be true or false"}))
 		return
 	}
-	if v := c.Query("cursor"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			fail(c, badRequest("invalid query", map[string]string{"cursor": "is not a cursor from this list"}))
-			return
-		}
-		f.Before = n
-	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 200 {
-			fail(c, badRequest("invalid query", map[string]string{"limit": "must be 1 to 200"}))
-			return
-		}
-		f.Limit = n
+	var err error
+	if f.Before, f.Limit, err = idPage(c); err != nil {
+		fail(c, err)
+		return
 	}
 	page, err := s.tickets.Notifications(c.Request.Context(), agent(c), f)
 	if err != nil {

@@ -21,7 +21,7 @@ func TestWebChat(t *testing.T) {
 	h := messengerHarness(t)
 	webchatPollEvery = 20 * time.Millisecond
 	member, _ := h.agent("agent")
-	_, admin := h.agent("admin")
+	adminRow, admin := h.agent("admin")
 	ch := admin.channel("Web chat "+itoa(int(time.Now().UnixNano()%1e6)), "chat", member.ID)
 	var mc struct{ ID int64 }
 	admin.must(201, "POST", fmt.Sprintf("/api/v1/channels/%d/messengers", ch), map[string]any{"provider": "webchat",
@@ -89,6 +89,22 @@ func TestWebChat(t *testing.T) {
 		if m.ReplyTo != "mia@example.org" {
 			t.Fatalf("reply_to %q", m.ReplyTo)
 		}
+		// She writes again; an agent answers by mail through the channel's mailbox.
+		visitor.must(201, "POST", base+"/messages", fmt.Sprintf(`{"token":%q,"text":"any news?"}`, sess.Token), nil)
+		addr := fmt.Sprintf("shop%d@example.com", mc.ID)
+		mb, err := h.svc.CreateMailbox(t.Context(), adminRow, ch, tickets.MailboxInput{Address: &addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.svc.CreateOutbound(t.Context(), adminRow, tk.ID, tickets.OutboundDraft{MailboxID: &mb.ID,
+			BodyText: "We have peonies tomorrow."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.ToAddresses) != 1 || !strings.Contains(out.ToAddresses[0], "mia@example.org") || out.MailboxID == nil {
+			t.Fatalf("mail reply: to %v mailbox %v", out.ToAddresses, out.MailboxID)
+		}
+		h.svc.DB.Model(&tickets.Message{}).Where("id = ?", out.ID).Update("status", tickets.MessageCanceled)
 	})
 
 	t.Run("agent_online_and_reply_reaches_the_stream", func(t *testing.T) {
@@ -135,7 +151,7 @@ func TestWebChat(t *testing.T) {
 				}
 			}
 		}
-		if len(got) != 2 || !strings.Contains(got[0], `"from":"visitor"`) || !strings.Contains(got[1], `"from":"agent"`) {
+		if len(got) != 3 || !strings.Contains(got[0], `"from":"visitor"`) || !strings.Contains(got[2], `"from":"agent"`) {
 			t.Fatalf("stream: %v", got)
 		}
 		cancel()
