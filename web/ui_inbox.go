@@ -123,6 +123,7 @@ type inboxData struct {
 	Statuses []string
 	Prios    []string
 	Sorts    []string
+	names    *nameCache
 }
 
 func (s *Server) inboxPage(c *gin.Context) {

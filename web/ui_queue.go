@@ -36,12 +36,12 @@ func (s *Server) fillSidebar(ctx context.Context, a *tickets.Agent, d *inboxData
 
 // fillChannels lists the channels the agent sees, without counts.
 func (s *Server) fillChannels(ctx context.Context, a *tickets.Agent, d *inboxData) error {
-	chs, err := s.tickets.Channels(ctx, a)
+	names, err := s.pageNames(ctx, a, d)
 	if err != nil {
 		return err
 	}
-	d.Channels = make([]sideChannel, 0, len(chs))
-	for _, ch := range chs {
+	d.Channels = make([]sideChannel, 0, len(names.list))
+	for _, ch := range names.list {
 		d.Channels = append(d.Channels, sideChannel{ID: ch.ID, Name: ch.Name, Kind: ch.Kind})
 	}
 	return nil
@@ -75,7 +75,7 @@ func (f inboxFilter) ticketFilter() tickets.TicketFilter {
 
 // fillQueue loads one page of the queue for d.Filter.
 func (s *Server) fillQueue(ctx context.Context, a *tickets.Agent, d *inboxData) error {
-	names, err := s.names(ctx, a)
+	names, err := s.pageNames(ctx, a, d)
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,19 @@ func (s *Server) fillScheduled(ctx context.Context, a *tickets.Agent, d *inboxDa
 // nameCache resolves ids in lists to names: the channels the agent sees and all
 // agents (a helpdesk has tens of agents, not thousands).
 type nameCache struct {
+	list     []tickets.Channel // in the order the sidebar shows them
 	channels map[int64]tickets.Channel
 	agents   map[int64]string
+}
+
+// pageNames loads the names once per request.
+func (s *Server) pageNames(ctx context.Context, a *tickets.Agent, d *inboxData) (*nameCache, error) {
+	if d.names != nil {
+		return d.names, nil
+	}
+	n, err := s.names(ctx, a)
+	d.names = n
+	return n, err
 }
 
 func (s *Server) names(ctx context.Context, a *tickets.Agent) (*nameCache, error) {
@@ -148,7 +159,7 @@ func (s *Server) names(ctx context.Context, a *tickets.Agent) (*nameCache, error
 	if err != nil {
 		return nil, err
 	}
-	n := &nameCache{channels: map[int64]tickets.Channel{}, agents: map[int64]string{}}
+	n := &nameCache{list: chs, channels: map[int64]tickets.Channel{}, agents: map[int64]string{}}
 	for _, c := range chs {
 		n.channels[c.ID] = c
 	}
