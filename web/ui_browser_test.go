@@ -461,6 +461,19 @@ func TestBrowserInbox(t *testing.T) {
 		p.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.cards[data-status="resolved"] `+card)))
 	})
 
+	t.Run("contacts_search_and_page", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base+"/contacts?q=rosa"), chromedp.WaitVisible(chromedp.CSS(".contact-rows a")))
+		if got := p.text(".contact-rows"); !strings.Contains(got, "Rosa Diaz") || !strings.Contains(got, "rosa@example.net") {
+			t.Fatalf("contact search shows %q", got)
+		}
+		p.do(chromedp.Click(chromedp.CSS(".contact-rows a")), chromedp.WaitVisible(chromedp.CSS("#contact-tickets a")))
+		if got := p.text("#contact-tickets"); !strings.Contains(got, "Peonies for Saturday?") {
+			t.Fatalf("contact page lists %q", got)
+		}
+		p.shot("contact")
+	})
+
 	t.Run("snooze_leaves_the_queue", func(t *testing.T) {
 		p := p.in(t)
 		row := `#rows li[data-ticket-id="` + itoa(int(tk.ID)) + `"]`
