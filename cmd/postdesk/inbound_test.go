@@ -37,13 +37,26 @@ func inboundMailbox(t *testing.T, name string) (channelID int64, address string)
 	return ch.ID, address
 }
 
+// inboundAdmin creates the admin the inbound tests log in with, so `serve` finds an
+// agent and creates no first admin of its own, and deletes it afterwards: other
+// tests of this package expect to start on a database without agents.
+func inboundAdmin(t *testing.T) {
+	t.Helper()
+	db := testenv.DB(t)
+	a, err := tickets.NewService(db).CreateAgent(t.Context(), tickets.NewAgent{Email: "admin@inbound.test",
+		Name: "Inbound admin", Password: "inbound-admin-pass", Role: tickets.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Exec(`DELETE FROM agents WHERE id = ?`, a.ID) })
+}
+
 // startServe runs `postdesk serve` with the given roles and waits for its SMTP port.
 func startServe(t *testing.T, smtpAddr, dataDir string, roles string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(buildBinary(t), "serve", "--roles", roles)
 	cmd.Env = append(env(t, extra...), "POSTDESK_SMTP_ADDR="+smtpAddr, "POSTDESK_DATA_DIR="+dataDir,
-		"POSTDESK_SMTP_MAX_CONNS_PER_IP=50", "POSTDESK_ADMIN_EMAIL=admin@inbound.test",
-		"POSTDESK_ADMIN_PASSWORD=inbound-admin-pass")
+		"POSTDESK_SMTP_MAX_CONNS_PER_IP=50")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -75,6 +88,7 @@ func crashMail(i int, to string) (string, string) {
 // was not acknowledged (as any MTA would), and checks that every mail that got a
 // 250 is exactly one message, and no mail is stored twice.
 func TestInboundCrashLosesNothing(t *testing.T) {
+	inboundAdmin(t)
 	channelID, addr := inboundMailbox(t, fmt.Sprintf("Crash%d", time.Now().UnixNano()))
 	smtpAddr, dataDir := freePort(t), t.TempDir()
 	cmd, stderr := startServe(t, smtpAddr, dataDir, "smtp,worker")
@@ -185,6 +199,7 @@ func sendOne(smtpAddr, to, body string) error {
 // TestInboundSMTPToAPI sends mail with a real SMTP client to the running server
 // and finds the ticket, and the reply threaded onto it, through the API.
 func TestInboundSMTPToAPI(t *testing.T) {
+	inboundAdmin(t)
 	channelID, addr := inboundMailbox(t, fmt.Sprintf("E2e%d", time.Now().UnixNano()))
 	smtpAddr, httpAddr := freePort(t), freePort(t)
 	startServe(t, smtpAddr, t.TempDir(), "web,smtp,worker", "POSTDESK_HTTP_ADDR="+httpAddr)

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
+	"net/url"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"io"
 	"net"
 	"net/http"
@@ -117,7 +121,10 @@ func TestServeLifecycle(t *testing.T) {
 	bin := buildBinary(t)
 	addr := freePort(t)
 	cmd := exec.Command(bin, "serve", "--roles", "web,worker,scheduler", "--http-addr", addr)
-	cmd.Env = env(t, "POSTDESK_ADMIN_EMAIL=first@example.com", "POSTDESK_ADMIN_PASSWORD=first-admin-pass")
+	// A database that does not exist yet: serve creates and migrates it, and finds
+	// no agent, so it creates the first admin.
+	cmd.Env = env(t, "POSTDESK_ADMIN_EMAIL=first@example.com", "POSTDESK_ADMIN_PASSWORD=first-admin-pass",
+		"POSTDESK_DATABASE_URL="+newDatabaseURL(t))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, _ := cmd.StdoutPipe()
@@ -251,6 +258,26 @@ func TestUnknownRole(t *testing.T) {
 	if err != nil || !r["web"] || !r["worker"] || r["smtp"] {
 		t.Fatalf("roles %v %v", r, err)
 	}
+}
+
+// newDatabaseURL names a database that does not exist yet and drops it after the test.
+func newDatabaseURL(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("pdt_fresh_%d_%d", time.Now().UnixNano()%1e9, os.Getpid())
+	u, err := url.Parse(testenv.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), testenv.ServerURL())
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return u.String()
 }
 
 func waitHealthy(base string, d time.Duration) bool {
