@@ -261,11 +261,6 @@ func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Par
 		if err := g.Tickets.AddInboundMessage(ctx, tx, t, m); err != nil {
 			return err
 		}
-		if item.NewTicket {
-			if err := tx.Exec(`UPDATE tickets SET origin_message_id = ? WHERE id = ?`, m.ID, t.ID).Error; err != nil {
-				return err
-			}
-		}
 		if err := g.storeAttachments(tx, m, p); err != nil {
 			return err
 		}
