@@ -190,6 +190,7 @@ type uiEnv struct {
 	adminAgent *tickets.Agent
 	anna, bob  *tickets.Agent
 	shop       int64
+	tasks      int64 // a task channel anna is in
 	mailbox    int64
 	sink       *testenv.SMTPSink
 	smtpAddr   string // our inbound SMTP server
@@ -239,6 +240,7 @@ func newUIEnv(t *testing.T) *uiEnv {
 			"smtp_port": sink.Port, "smtp_security": "plain"}, &mb)
 	e.mailbox = mb.ID
 	e.mailAddr = "shop" + itoa(int(anna.ID)) + "@example.com"
+	e.tasks = admin.channel("Shop tasks "+itoa(int(anna.ID)), "tasks", anna.ID)
 	return e
 }
 
@@ -422,6 +424,54 @@ func TestBrowserInbox(t *testing.T) {
 			t.Fatalf("ticket is %d px wide at 360: %s", w, evalJS[string](p, widest))
 		}
 		p.do(chromedp.EmulateViewport(1280, 860))
+	})
+
+	t.Run("spawn_task_and_drag_it_to_done", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base+"/tickets/"+itoa(int(tk.ID))), chromedp.WaitVisible(chromedp.CSS(".msg-inbound")))
+		p.do(chromedp.Click(chromedp.CSS(`.msg-inbound [data-action="spawn-task"]`)), chromedp.WaitVisible(chromedp.CSS("#spawn-form")))
+		p.do(chromedp.SetValue(chromedp.CSS("#spawn-subject"), "Order white peonies for Rosa"),
+			chromedp.Click(chromedp.CSS(`#spawn-form button[type=submit]`)))
+		p.waitJS(`Array.from(document.querySelectorAll('#spawned li')).some(li => li.innerText.includes('Order white peonies'))`, "the task link on the ticket")
+		var task tickets.Ticket
+		if err := e.h.svc.DB.Where("channel_id = ? AND kind = 'task'", e.tasks).Take(&task).Error; err != nil {
+			t.Fatalf("no task in the task channel: %v", err)
+		}
+		var originTicket int64
+		e.h.svc.DB.Raw("SELECT ticket_id FROM messages WHERE id = ?", task.OriginMessageID).Scan(&originTicket)
+		if task.OriginMessageID == nil || originTicket != tk.ID {
+			t.Fatalf("task origin %v is not a message of ticket %d", task.OriginMessageID, tk.ID)
+		}
+
+		card := `.card[data-id="` + itoa(int(task.ID)) + `"]`
+		p.do(chromedp.Navigate(p.base+"/board/"+itoa(int(e.tasks))), chromedp.WaitVisible(chromedp.CSS(`.cards[data-status="new"] `+card)))
+		p.shot("board")
+		p.do(chromedp.DragAndDrop(chromedp.CSS(card), chromedp.CSS(`.cards[data-status="resolved"]`)))
+		p.waitJS(`document.querySelector('.cards[data-status="resolved"] `+card+`') !== null`, "the card in Resolved")
+		var status string
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) && status != "resolved" {
+			e.h.svc.DB.Raw("SELECT status FROM tickets WHERE id = ?", task.ID).Scan(&status)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if status != "resolved" {
+			t.Fatalf("task status %q after the drag, want resolved", status)
+		}
+		// The move survives a reload: it was saved, not only drawn.
+		p.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.cards[data-status="resolved"] `+card)))
+	})
+
+	t.Run("contacts_search_and_page", func(t *testing.T) {
+		p := p.in(t)
+		p.do(chromedp.Navigate(p.base+"/contacts?q=rosa"), chromedp.WaitVisible(chromedp.CSS(".contact-rows a")))
+		if got := p.text(".contact-rows"); !strings.Contains(got, "Rosa Diaz") || !strings.Contains(got, "rosa@example.net") {
+			t.Fatalf("contact search shows %q", got)
+		}
+		p.do(chromedp.Click(chromedp.CSS(".contact-rows a")), chromedp.WaitVisible(chromedp.CSS("#contact-tickets a")))
+		if got := p.text("#contact-tickets"); !strings.Contains(got, "Peonies for Saturday?") {
+			t.Fatalf("contact page lists %q", got)
+		}
+		p.shot("contact")
 	})
 
 	t.Run("snooze_leaves_the_queue", func(t *testing.T) {
