@@ -13,7 +13,10 @@ import (
 
 // Outgoing is one mail we send, in the terms of RFC 5322 rather than of tickets.
 type Outgoing struct {
-	From    *mail.Address
+	From *mail.Address
+	// ReplyTo, when set, is where the recipient's answer should go (a reply address
+	// carrying the ticket's token, see ReplyAddress).
+	ReplyTo *mail.Address
 	To, Cc  []*mail.Address
 	Subject string
 	// MessageID, InReplyTo and References are ids without angle brackets.
@@ -52,6 +55,9 @@ func WriteOutgoing(w io.Writer, o *Outgoing) error {
 	}
 	h.SetDate(date)
 	h.SetAddressList("From", []*gomail.Address{o.From})
+	if o.ReplyTo != nil {
+		h.SetAddressList("Reply-To", []*gomail.Address{o.ReplyTo})
+	}
 	h.SetAddressList("To", o.To)
 	h.SetAddressList("Cc", o.Cc)
 	h.SetSubject(o.Subject)

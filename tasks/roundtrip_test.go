@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,35 @@ func TestReplyRoundTrip(t *testing.T) {
 	e.svc.DB.Take(&tk, e.ticket.ID)
 	if tk.Status != tickets.StatusOpen {
 		t.Fatalf("ticket is %s after the customer answered, want open", tk.Status)
+	}
+
+	// A client that drops In-Reply-To and References (and changes the subject) still
+	// threads through the reply address the mail carried in Reply-To.
+	replyTo, err := mail.ParseAddress(out.Header.Get("Reply-To"))
+	if err != nil || !strings.HasPrefix(replyTo.Address, strings.Split(e.mailbox.Address, "@")[0]+"+t") {
+		t.Fatalf("Reply-To %q does not carry the ticket's reply address (%v)", out.Header.Get("Reply-To"), err)
+	}
+	bare := fmt.Sprintf("From: Bob Customer <%s>\r\nTo: %s\r\nSubject: another question\r\nDate: %s\r\n"+
+		"Message-ID: <bare.%d@customer.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOne more thing.\r\n",
+		e.inbound.FromAddress, replyTo.Address, time.Now().Format(time.RFC1123Z), time.Now().UnixNano())
+	if err := smtp.SendMail(ln.Addr().String(), nil, e.inbound.FromAddress, []string{replyTo.Address},
+		[]byte(bare)); err != nil {
+		t.Fatalf("answer to the reply address refused: %v", err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	var bareMsg tickets.Message
+	for {
+		err := e.svc.DB.Where("direction = 'inbound' AND message_id_header LIKE 'bare.%' AND channel_id = ?",
+			e.channel.ID).Take(&bareMsg).Error
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the answer to the reply address was not ingested")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if bareMsg.TicketID != e.ticket.ID {
+		t.Fatalf("answer without threading headers landed on ticket %d, want %d", bareMsg.TicketID, e.ticket.ID)
 	}
 }

@@ -243,6 +243,22 @@ func (s *Sender) deliverMail(ctx context.Context, m *tickets.Message) error {
 	if err != nil {
 		return err
 	}
+	if mb.Inbound == "smtp" {
+		// Our own SMTP server maps box+t<N>-<token>@ back to the box, so answers from
+		// clients that drop In-Reply-To and References still thread onto the ticket.
+		// IMAP mailboxes live at providers that may not accept plus addresses.
+		var tk struct {
+			Number     int64
+			ReplyToken string
+		}
+		if err := s.Tickets.DB.WithContext(ctx).Raw(`SELECT number, reply_token FROM tickets WHERE id = ?`, m.TicketID).
+			Scan(&tk).Error; err != nil {
+			return fmt.Errorf("reply token of ticket %d: %w", m.TicketID, err)
+		}
+		if addr := pdmail.ReplyAddress(m.FromAddress, tk.Number, tk.ReplyToken); addr != m.FromAddress {
+			out.ReplyTo = &mail.Address{Name: m.FromName, Address: addr}
+		}
+	}
 	var buf bytes.Buffer
 	if err := pdmail.WriteOutgoing(&buf, out); err != nil {
 		return fmt.Errorf("build message %d: %w", m.ID, err)
