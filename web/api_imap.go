@@ -23,12 +23,7 @@ func (s *Server) registerIMAP(g *gin.RouterGroup) {
 // before saving; a password left out keeps the stored one. A failed connection is
 // a 200 with ok=false: the request worked, the settings did not.
 func (s *Server) testIMAP(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	mid, err := pathID(c, "mailbox_id")
+	id, mid, err := mailboxPath(c)
 	if err != nil {
 		fail(c, err)
 		return

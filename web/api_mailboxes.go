@@ -73,12 +73,7 @@ func (s *Server) createMailbox(c *gin.Context) {
 }
 
 func (s *Server) getMailbox(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	mid, err := pathID(c, "mailbox_id")
+	id, mid, err := mailboxPath(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -92,12 +87,7 @@ func (s *Server) getMailbox(c *gin.Context) {
 }
 
 func (s *Server) updateMailbox(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	mid, err := pathID(c, "mailbox_id")
+	id, mid, err := mailboxPath(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -116,12 +106,7 @@ func (s *Server) updateMailbox(c *gin.Context) {
 }
 
 func (s *Server) deleteMailbox(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	mid, err := pathID(c, "mailbox_id")
+	id, mid, err := mailboxPath(c)
 	if err != nil {
 		fail(c, err)
 		return
@@ -131,4 +116,14 @@ func (s *Server) deleteMailbox(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// mailboxPath reads the channel and mailbox ids of /channels/{id}/mailboxes/{mailbox_id}.
+func mailboxPath(c *gin.Context) (int64, int64, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return 0, 0, err
+	}
+	mid, err := pathID(c, "mailbox_id")
+	return id, mid, err
 }

@@ -206,12 +206,7 @@ func (s *Server) messageAction(c *gin.Context, f func(ctx context.Context, a *ti
 // testMailboxSMTP connects to a mailbox's relay (or the default one), negotiates
 // TLS and logs in, so wrong settings show before anyone sends.
 func (s *Server) testMailboxSMTP(c *gin.Context) {
-	id, err := pathID(c, "id")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	mid, err := pathID(c, "mailbox_id")
+	id, mid, err := mailboxPath(c)
 	if err != nil {
 		fail(c, err)
 		return
