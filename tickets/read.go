@@ -133,9 +133,3 @@ func (s *Service) ChannelCounts(ctx context.Context, a *Agent) (map[int64]Channe
 	_, chans, err := s.Sidebar(ctx, a)
 	return chans, err
 }
-
-// Views is the view part of Sidebar; callers wanting both should call Sidebar once.
-func (s *Service) Views(ctx context.Context, a *Agent) (*ViewCounts, error) {
-	v, _, err := s.Sidebar(ctx, a)
-	return v, err
-}
