@@ -286,6 +286,53 @@ func TestIMAPWrongPasswordIsRecorded(t *testing.T) {
 	}
 }
 
+// A server that offers no SASL mechanism gets the LOGIN command. A wrong password
+// is a visible failure that takes nothing: the mail stays unread on the server and
+// comes in once the password is corrected.
+func TestIMAPLoginWithoutSASL(t *testing.T) {
+	_, port, counts := testenv.MemIMAPLoginOnly(t, "legacy", "right")
+	sink := newCountingSink(t)
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, "127.0.0.1", port, "legacy", "wrong", "seen", "")
+	u := dialUser(t, "127.0.0.1", port, "legacy", "right")
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "waiting", unique("m")+"@example.org"))
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "waiting too", unique("m")+"@example.org"))
+	loginsBefore := counts.Login.Load() // the test's own client
+
+	if err := p.Poll(t.Context(), mb.ID); err == nil {
+		t.Fatal("poll with a wrong password returned nil")
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if !strings.Contains(got.LastError, "login as legacy") || got.IMAPFailures != 1 || got.LastSuccessAt != nil {
+		t.Fatalf("state after refused LOGIN: %+v", got.IMAPStatus)
+	}
+	if n := counts.Login.Load() - loginsBefore; n != 1 || counts.Authenticate.Load() != 0 {
+		t.Fatalf("poller sent %d LOGIN and %d AUTHENTICATE, want one LOGIN", n, counts.Authenticate.Load())
+	}
+	if sink.callCount() != 0 || stored(t, mb.ID) != 0 {
+		t.Fatalf("refused login fetched %d, stored %d", sink.callCount(), stored(t, mb.ID))
+	}
+	for uid, f := range u.flags("INBOX") {
+		if hasFlag(f, imap.FlagSeen) {
+			t.Fatalf("uid %d flagged \\Seen by a poll that could not log in", uid)
+		}
+	}
+
+	if err := svc.DB.Exec(`UPDATE mailboxes SET imap_password = ? WHERE id = ?`, "right", mb.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatalf("poll after the password was corrected: %v", err)
+	}
+	got = reloadMailbox(t, svc, mb.ID)
+	if stored(t, mb.ID) != 2 || got.LastError != "" || got.IMAPFailures != 0 || got.LastSuccessAt == nil {
+		t.Fatalf("after correcting the password: stored %d, state %+v", stored(t, mb.ID), got.IMAPStatus)
+	}
+	if counts.Authenticate.Load() != 0 {
+		t.Fatalf("poller tried AUTHENTICATE %d times on a server offering no mechanism", counts.Authenticate.Load())
+	}
+}
+
 func TestIMAPOneSessionPerMailbox(t *testing.T) {
 	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)

@@ -363,6 +363,11 @@ func (p *Parsed) leaf(h textproto.Header, mt string, params map[string]string, b
 	if mt == "text/calendar" && p.CalendarMethod == "" {
 		p.CalendarMethod = strings.ToUpper(params["method"])
 	}
+	// application/ms-tnef (Outlook's winmail.dat) is kept as it came, one
+	// attachment: the Go module proxy serves no TNEF decoder (the known Go one,
+	// github.com/teamwork/tnef, is not available from it), and a home-made decoder
+	// of Microsoft's MAPI property format is not worth its risk. Agents download the
+	// file and open it with a TNEF viewer; nothing is lost.
 	return p.storeAttachment(h, mt, params, decoded)
 }
 
