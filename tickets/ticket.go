@@ -48,6 +48,10 @@ type Ticket struct {
 	ClosedAt               *time.Time `json:"closed_at"`
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
+
+	// opened is set on a ticket created in the running transaction (OpenTicket),
+	// so the first message's arrival skips checks that cannot apply yet.
+	opened bool
 }
 
 // TicketEvent is one entry of a ticket's append-only timeline.

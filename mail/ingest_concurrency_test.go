@@ -1,0 +1,78 @@
+package mail
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/postdesk/postdesk/internal/testenv"
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// The same mail accepted several times (an SMTP client retrying after a lost 250,
+// an IMAP re-sync) and ingested by several workers at once is one message on one
+// ticket, and a new sender is one contact.
+func TestIngestSameMailConcurrently(t *testing.T) {
+	db := testenv.DB(t)
+	_, mb := newMailbox(t)
+	_, mb2 := newMailbox(t)
+	in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+	ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+	from := unique("race") + "@customer.test"
+	raw := mailFrom("Race <"+from+">", "Twice", unique("race")+"@customer.test", "", "hello")
+
+	const copies = 8
+	var ids []int64
+	for i := 0; i < copies; i++ {
+		id, err := in.Accept(context.Background(), Arrival{MailboxIDs: []int64{mb.ID, mb2.ID}, Source: SourceSMTP},
+			strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, copies*2)
+	for _, id := range ids {
+		for w := 0; w < 2; w++ { // two workers on each row as well
+			wg.Add(1)
+			go func(id int64) {
+				defer wg.Done()
+				if _, err := ing.Process(context.Background(), id); err != nil {
+					errs <- err
+				}
+			}(id)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	var perChannel []struct {
+		ChannelID int64
+		Messages  int
+		Tickets   int
+	}
+	db.Raw(`SELECT channel_id, count(*) AS messages, count(DISTINCT ticket_id) AS tickets FROM messages
+		WHERE from_address = ? GROUP BY channel_id ORDER BY channel_id`, from).Scan(&perChannel)
+	if len(perChannel) != 2 {
+		t.Fatalf("messages per channel = %+v, want one row for each of the two channels", perChannel)
+	}
+	for _, c := range perChannel {
+		if c.Messages != 1 || c.Tickets != 1 {
+			t.Errorf("channel %d: %d messages on %d tickets, want 1 on 1", c.ChannelID, c.Messages, c.Tickets)
+		}
+	}
+	var contacts, unprocessed int64
+	db.Raw(`SELECT count(*) FROM contact_identities WHERE value = ?`, from).Scan(&contacts)
+	if contacts != 1 {
+		t.Errorf("identities for %s = %d, want 1", from, contacts)
+	}
+	db.Raw(`SELECT count(*) FROM inbound_mails WHERE id IN ? AND processed_at IS NULL`, ids).Scan(&unprocessed)
+	if unprocessed != 0 {
+		t.Errorf("%d inbound rows left unprocessed", unprocessed)
+	}
+}
