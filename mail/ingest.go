@@ -135,7 +135,8 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 		return tx.Exec(`UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ?`, id).Error
 	})
 	if err != nil {
-		g.Tickets.DB.Exec(`UPDATE inbound_mails SET last_error = ? WHERE id = ?`, cleanText(err.Error(), 2000), id)
+		g.Tickets.DB.Exec(`UPDATE inbound_mails SET last_error = ?, attempts = attempts + 1 WHERE id = ?`,
+			cleanText(err.Error(), 2000), id)
 		return nil, fmt.Errorf("ingest mail %d: %w", id, err)
 	}
 	g.announce(ctx, out)
@@ -146,11 +147,12 @@ type targetBox struct {
 	id, channelID, maxAttachment int64
 }
 
-// claim counts one more attempt on inbound mail id and returns the row (nil when
-// it is already processed or gone) and the mailboxes it was addressed to: one per
-// channel (one ticket per channel, however many of its mailboxes were addressed),
-// in the order the mail was addressed. The attempt is counted outside the ingest
-// transaction so a mail that keeps failing shows it.
+// claim returns inbound mail id (nil when it is already processed or gone) and
+// the mailboxes it was addressed to: one per channel (one ticket per channel,
+// however many of its mailboxes were addressed), in the order the mail was
+// addressed. It only reads: attempts counts failures (Process) and re-deliveries
+// of interrupted ingests (the sweeper), so a mail that keeps failing shows it
+// without every mail paying for one more row version.
 func (g *Ingester) claim(ctx context.Context, id int64) (*claimedMail, []targetBox, error) {
 	var rows []struct {
 		ID                 int64
@@ -163,15 +165,13 @@ func (g *Ingester) claim(ctx context.Context, id int64) (*claimedMail, []targetB
 		ChannelID          *int64
 		MaxAttachmentBytes *int64
 	}
-	err := g.Tickets.DB.WithContext(ctx).Raw(`WITH m AS (
-			UPDATE inbound_mails SET attempts = attempts + 1 WHERE id = ? AND processed_at IS NULL
-			RETURNING id, mailbox_ids, source, envelope_from, raw, raw_sha256, size)
-		SELECT m.id, m.source, m.envelope_from, m.raw, m.raw_sha256, m.size,
+	err := g.Tickets.DB.WithContext(ctx).Raw(`SELECT m.id, m.source, m.envelope_from, m.raw, m.raw_sha256, m.size,
 			b.id AS box_id, b.channel_id, c.max_attachment_bytes
-		FROM m
+		FROM inbound_mails m
 		CROSS JOIN LATERAL unnest(m.mailbox_ids) WITH ORDINALITY AS u(box_id, ord)
 		LEFT JOIN mailboxes b ON b.id = u.box_id
 		LEFT JOIN channels c ON c.id = b.channel_id
+		WHERE m.id = ? AND m.processed_at IS NULL
 		ORDER BY u.ord`, id).Scan(&rows).Error
 	if err != nil {
 		return nil, nil, fmt.Errorf("claim: %w", err)

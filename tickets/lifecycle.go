@@ -47,7 +47,7 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 	if err := RecordEvent(tx, t.ID, in.CreatedBy, "created", "", t.Status, nil); err != nil {
 		return nil, err
 	}
-	t.opened = true
+	t.openedIn = tx.Statement.ConnPool
 	ch, responsible, err := arrivalChannel(tx, t.ChannelID)
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
 		// A ticket opened in this transaction has no replies waiting to be cancelled.
-		if !t.opened {
+		if t.openedIn == nil || t.openedIn != tx.Statement.ConnPool {
 			if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
 				return err
 			}

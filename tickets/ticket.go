@@ -1,6 +1,10 @@
 package tickets
 
-import "time"
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Ticket statuses, in workflow order.
 const (
@@ -49,9 +53,9 @@ type Ticket struct {
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
 
-	// opened is set on a ticket created in the running transaction (OpenTicket),
-	// so the first message's arrival skips checks that cannot apply yet.
-	opened bool
+	// openedIn is the transaction that created the ticket (OpenTicket), so an
+	// arrival in that same transaction skips checks that cannot apply yet.
+	openedIn gorm.ConnPool
 }
 
 // TicketEvent is one entry of a ticket's append-only timeline.

@@ -76,3 +76,43 @@ func TestIngestSameMailConcurrently(t *testing.T) {
 		t.Errorf("%d inbound rows left unprocessed", unprocessed)
 	}
 }
+
+// A failing ingest records its error and counts the attempt; the mail stays
+// unprocessed for the retry, and succeeds once the cause is gone.
+func TestIngestFailureCountsAttempt(t *testing.T) {
+	db := testenv.DB(t)
+	_, mb := newMailbox(t)
+	in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+	ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+	id, err := in.Accept(context.Background(), Arrival{MailboxIDs: []int64{mb.ID}, Source: SourceSMTP},
+		strings.NewReader(mailFrom("a@customer.test", "Fails once", unique("fail")+"@customer.test", "", "hi")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The subject column refuses the ticket for a moment (a stand-in for any
+	// failure inside the ingest transaction).
+	if err := db.Exec(`ALTER TABLE tickets ADD CONSTRAINT block_fails CHECK (subject <> 'Fails once')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ing.Process(context.Background(), id); err == nil {
+		t.Fatal("ingest succeeded against a blocking constraint")
+	}
+	var row struct {
+		Attempts    int
+		LastError   string
+		ProcessedAt *string
+	}
+	db.Raw(`SELECT attempts, last_error, processed_at::text FROM inbound_mails WHERE id = ?`, id).Scan(&row)
+	if row.Attempts != 1 || !strings.Contains(row.LastError, "block_fails") || row.ProcessedAt != nil {
+		t.Fatalf("after failure: %+v, want attempts 1, the error, unprocessed", row)
+	}
+	db.Exec(`ALTER TABLE tickets DROP CONSTRAINT block_fails`)
+	res, err := ing.Process(context.Background(), id)
+	if err != nil || len(res.Items) != 1 || res.Items[0].TicketID == 0 {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	db.Raw(`SELECT attempts, last_error, processed_at::text FROM inbound_mails WHERE id = ?`, id).Scan(&row)
+	if row.Attempts != 1 || row.LastError != "" || row.ProcessedAt == nil {
+		t.Fatalf("after retry: %+v, want attempts 1, no error, processed", row)
+	}
+}
