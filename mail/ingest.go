@@ -60,6 +60,8 @@ type claimedMail struct {
 	Raw          []byte
 	RawSHA256    *string `gorm:"column:raw_sha256"`
 	Size         int64
+	// IntakeWarning says the raw mail is incomplete (Arrival.Warning).
+	IntakeWarning string
 }
 
 // Process ingests inbound mail id. It is idempotent: a processed row is skipped,
@@ -97,6 +99,9 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 		}
 		p.Attachments = append(p.Attachments, att)
 		rawSum = att.SHA256
+	}
+	if row.IntakeWarning != "" {
+		p.Warnings = append([]string{row.IntakeWarning}, p.Warnings...)
 	}
 	if p.MessageID == "" {
 		// Stable across retries and re-deliveries of the same bytes, so the
@@ -161,11 +166,12 @@ func (g *Ingester) claim(ctx context.Context, id int64) (*claimedMail, []targetB
 		Raw                []byte
 		RawSHA256          *string `gorm:"column:raw_sha256"`
 		Size               int64
+		IntakeWarning      string
 		BoxID              *int64
 		ChannelID          *int64
 		MaxAttachmentBytes *int64
 	}
-	err := g.Tickets.DB.WithContext(ctx).Raw(`SELECT m.id, m.source, m.envelope_from, m.raw, m.raw_sha256, m.size,
+	err := g.Tickets.DB.WithContext(ctx).Raw(`SELECT m.id, m.source, m.envelope_from, m.raw, m.raw_sha256, m.size, m.intake_warning,
 			b.id AS box_id, b.channel_id, c.max_attachment_bytes
 		FROM inbound_mails m
 		CROSS JOIN LATERAL unnest(m.mailbox_ids) WITH ORDINALITY AS u(box_id, ord)
@@ -193,7 +199,7 @@ func (g *Ingester) claim(ctx context.Context, id int64) (*claimedMail, []targetB
 	}
 	r := rows[0]
 	return &claimedMail{ID: r.ID, Source: r.Source, EnvelopeFrom: r.EnvelopeFrom, Raw: r.Raw, RawSHA256: r.RawSHA256,
-		Size: r.Size}, boxes, nil
+		Size: r.Size, IntakeWarning: r.IntakeWarning}, boxes, nil
 }
 
 // referencedIDs lists the Message-IDs a mail refers to, in the order threading
