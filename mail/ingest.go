@@ -116,7 +116,7 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 
 	out := &Ingested{InboundMailID: id}
 	err = db.Transaction(func(tx *gorm.DB) error {
-		known, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls))
+		stored, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls))
 		if err != nil || !ok {
 			return err
 		}
@@ -131,7 +131,7 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 			}
 		}
 		for _, b := range boxes {
-			item, err := g.deliver(ctx, tx, b, p, cls, contactID, msgID, known[b.channelID])
+			item, err := g.deliver(ctx, tx, b, p, cls, contactID, msgID, stored[b.channelID])
 			if err != nil {
 				return fmt.Errorf("channel %d: %w", b.channelID, err)
 			}
@@ -217,27 +217,48 @@ func referencedIDs(p *Parsed, cls Classification) []string {
 	return ids
 }
 
+// arrivalLocks is how many of the Message-IDs a mail refers to (beyond its own)
+// take an arrival lock: the parent a reply races with is In-Reply-To or one of the
+// newest References, and each lock is an entry in Postgres' shared lock table.
+const arrivalLocks = 10
+
+// known is what a channel has stored of the Message-IDs around an arriving mail.
+type known struct {
+	// tickets maps the mail's own and referenced Message-IDs stored in the
+	// channel to their tickets.
+	tickets map[string]int64
+	// answeredOn is the ticket of a stored message that refers to the arriving
+	// mail (a reply ingested before it), or 0.
+	answeredOn int64
+}
+
 // lockArrival opens the ingest transaction of inbound mail id. It
 //   - lets the commit skip waiting for the WAL flush: the raw mail is already
 //     durable, so if the server crashes before the flush the row is still
 //     unprocessed and the sweeper ingests it again, with nothing of the lost
 //     commit left to duplicate;
-//   - takes a transaction lock per (channel, Message-ID), so two workers holding
-//     the same mail (an SMTP retry, an IMAP re-sync, a duplicate task) take turns
-//     and the duplicate check that follows is exact;
+//   - takes a transaction lock per channel on the mail's Message-ID and on those
+//     it refers to, so two workers holding the same mail (an SMTP retry, an IMAP
+//     re-sync) or a mail and its reply take turns, and what the next statement
+//     reads is exact: the duplicate check needs no savepoint, and a reply and its
+//     original end on one ticket whichever is ingested first;
 //   - locks the inbound row; ok is false when another worker processed it first;
 //   - reads, per channel, which of the mail's own and referenced Message-IDs are
-//     stored already, and on which ticket.
-func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []string) (map[int64]map[string]int64, bool, error) {
-	keys := make(tickets.Int64List, 0, len(boxes))
+//     stored, on which ticket, and whether a stored message refers to this mail.
+func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []string) (map[int64]*known, bool, error) {
+	locked := append([]string{msgID}, refs[:min(len(refs), arrivalLocks)]...)
+	keys := make(tickets.Int64List, 0, len(boxes)*len(locked))
 	channels := make(tickets.Int64List, 0, len(boxes))
 	for _, b := range boxes {
-		h := fnv.New64a()
-		fmt.Fprintf(h, "mail\x00%d\x00%s", b.channelID, msgID)
-		keys = append(keys, int64(h.Sum64()))
+		for _, mid := range locked {
+			h := fnv.New64a()
+			fmt.Fprintf(h, "mail\x00%d\x00%s", b.channelID, mid)
+			keys = append(keys, int64(h.Sum64()))
+		}
 		channels = append(channels, b.channelID)
 	}
 	slices.Sort(keys) // one order for every worker: no deadlocks between them
+	keys = slices.Compact(keys)
 	if err := tx.Exec(`SELECT set_config('synchronous_commit', 'off', true),
 			(SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(?::bigint[]) AS k ORDER BY 1) s)`,
 		keys).Error; err != nil {
@@ -248,29 +269,39 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 		ChannelID       *int64
 		MessageIDHeader *string
 		TicketID        *int64
+		Direct          *bool
 	}
-	err := tx.Raw(`SELECT l.id, m.channel_id, m.message_id_header, m.ticket_id
+	ids := tickets.StringList(append([]string{msgID}, refs...))
+	err := tx.Raw(`SELECT l.id, m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
 		FROM (SELECT id FROM inbound_mails WHERE id = ? AND processed_at IS NULL FOR UPDATE) l
-		LEFT JOIN messages m ON m.channel_id = ANY(?) AND m.message_id_header = ANY(?)
-			AND m.message_id_header <> ''`,
-		id, channels, tickets.StringList(append([]string{msgID}, refs...))).Scan(&rows).Error
+		LEFT JOIN messages m ON m.channel_id = ANY(?) AND (
+			(m.message_id_header = ANY(?) AND m.message_id_header <> '')
+			OR (m."references" || string_to_array(NULLIF(m.in_reply_to, ''), ' ')) @> ARRAY[?]::text[])
+		ORDER BY m.id`,
+		ids, id, channels, ids, msgID).Scan(&rows).Error
 	if err != nil {
 		return nil, false, fmt.Errorf("lock inbound row: %w", err)
 	}
 	if len(rows) == 0 {
 		return nil, false, nil
 	}
-	known := map[int64]map[string]int64{}
+	out := map[int64]*known{}
+	for _, b := range boxes {
+		out[b.channelID] = &known{tickets: map[string]int64{}}
+	}
 	for _, r := range rows {
 		if r.ChannelID == nil {
 			continue
 		}
-		if known[*r.ChannelID] == nil {
-			known[*r.ChannelID] = map[string]int64{}
+		k := out[*r.ChannelID]
+		switch {
+		case *r.Direct:
+			k.tickets[*r.MessageIDHeader] = *r.TicketID
+		case k.answeredOn == 0:
+			k.answeredOn = *r.TicketID // the earliest reply's ticket
 		}
-		known[*r.ChannelID][*r.MessageIDHeader] = *r.TicketID
 	}
-	return known, true, nil
+	return out, true, nil
 }
 
 // parse reads the raw mail once: the parser consumes it while a hash of the raw
@@ -312,16 +343,16 @@ func (g *Ingester) rawAttachment(row *claimedMail) (ParsedAttachment, error) {
 }
 
 // deliver stores the mail in one channel: thread or open a ticket, add the
-// message and its attachments, mark a bounced outbound message failed. known maps
-// the Message-IDs of the mail this channel has stored to their tickets.
+// message and its attachments, mark a bounced outbound message failed. k is what
+// the channel has stored of the Message-IDs around the mail.
 func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Parsed, cls Classification,
-	contactID *int64, msgID string, known map[string]int64) (IngestedItem, error) {
+	contactID *int64, msgID string, k *known) (IngestedItem, error) {
 	item := IngestedItem{ChannelID: b.channelID, AutoReply: cls.AutoReply, Bounce: cls.Bounce}
-	if tid, ok := known[msgID]; ok {
+	if tid, ok := k.tickets[msgID]; ok {
 		item.Duplicate, item.TicketID = true, tid
 		return item, nil
 	}
-	t, reason, err := findThread(ctx, tx, b.channelID, p, cls, contactID, known)
+	t, reason, err := findThread(ctx, tx, b.channelID, p, cls, contactID, k)
 	if err != nil {
 		return item, err
 	}

@@ -116,3 +116,57 @@ func TestIngestFailureCountsAttempt(t *testing.T) {
 		t.Fatalf("after retry: %+v, want attempts 1, no error, processed", row)
 	}
 }
+
+// A reply ingested before the mail it answers (one IMAP batch, two workers) and
+// that original end on one ticket, in either order and when ingested at once.
+func TestIngestReplyBeforeOriginal(t *testing.T) {
+	_, mb := newMailbox(t)
+	box := []int64{mb.ID}
+	from := "Ann <" + unique("ann") + "@customer.test>"
+
+	orig := unique("orig") + "@customer.test"
+	reply := mailFrom(from, "Re: Lost parcel", unique("re")+"@customer.test", "In-Reply-To: <"+orig+">\r\n", "any news?")
+	first := ingestRaw(t, box, reply)
+	second := ingestRaw(t, box, mailFrom(from, "Lost parcel", orig, "", "where is it?"))
+	if !first[0].NewTicket || second[0].NewTicket || second[0].TicketID != first[0].TicketID ||
+		second[0].ThreadedBy != ThreadByHeader {
+		t.Fatalf("reply %+v then original %+v: want the original on the reply's ticket, threaded by references", first[0], second[0])
+	}
+
+	// Both at once, many times over: always one ticket per pair.
+	db := testenv.DB(t)
+	in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+	ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+	for i := 0; i < 20; i++ {
+		orig := unique("o") + "@customer.test"
+		raws := []string{
+			mailFrom(from, "Order", orig, "", "first"),
+			mailFrom(from, "Re: Order", unique("r")+"@customer.test", "References: <"+orig+">\r\n", "second"),
+		}
+		items := make([][]IngestedItem, 2)
+		var wg sync.WaitGroup
+		for j, raw := range raws {
+			id, err := in.Accept(context.Background(), Arrival{MailboxIDs: box, Source: SourceSMTP}, strings.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := ing.Process(context.Background(), id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				items[j] = res.Items
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		if items[0][0].TicketID != items[1][0].TicketID {
+			t.Fatalf("pair %d: original on ticket %d, reply on %d", i, items[0][0].TicketID, items[1][0].TicketID)
+		}
+	}
+}

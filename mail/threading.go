@@ -42,17 +42,21 @@ var (
 
 // findThread picks the ticket of channelID an inbound mail belongs to, in the
 // order the design fixes: Message-IDs we know (In-Reply-To, then References newest
-// first, then the message a bounce returns; known maps those this channel has
-// stored to their tickets) → a reply-address token → "[#N]" in the
-// subject, only when the sender already takes part in ticket N (a stranger's mail
-// never lands on someone else's ticket). Nil means a new ticket.
+// first, then the message a bounce returns; k says which of them the channel has
+// stored), or the ticket of a stored reply to this very mail → a reply-address token
+// → "[#N]" in the subject, only when the sender already takes part in ticket N (a
+// stranger's mail never lands on someone else's ticket). Nil means a new ticket.
 func findThread(ctx context.Context, tx *gorm.DB, channelID int64, p *Parsed, cls Classification, contactID *int64,
-	known map[string]int64) (*tickets.Ticket, string, error) {
+	k *known) (*tickets.Ticket, string, error) {
 	for _, id := range referencedIDs(p, cls) {
-		if tid, ok := known[id]; ok {
+		if tid, ok := k.tickets[id]; ok {
 			t, err := liveTicket(ctx, tx, tid)
 			return t, ThreadByHeader, err
 		}
+	}
+	if k.answeredOn != 0 {
+		t, err := liveTicket(ctx, tx, k.answeredOn)
+		return t, ThreadByHeader, err
 	}
 
 	for _, addr := range recipientHeaderValues(p) {
