@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -34,11 +35,18 @@ type messengerView struct {
 	*tickets.MessengerConnection
 	CredentialsSet []string `json:"credentials_set"`
 	WebhookURL     string   `json:"webhook_url"`
+	// EmbedCode is the web chat's <script> tag for the site owner's pages.
+	EmbedCode string `json:"embed_code,omitempty"`
 }
 
 func (s *Server) messengerView(mc *tickets.MessengerConnection) messengerView {
-	return messengerView{MessengerConnection: mc, CredentialsSet: mc.CredentialKeys(),
-		WebhookURL: strings.TrimRight(s.cfg.BaseURL, "/") + "/hooks/" + mc.Provider + "/" + itoa(int(mc.ID))}
+	base := strings.TrimRight(s.cfg.BaseURL, "/")
+	v := messengerView{MessengerConnection: mc, CredentialsSet: mc.CredentialKeys(),
+		WebhookURL: base + "/hooks/" + mc.Provider + "/" + itoa(int(mc.ID))}
+	if mc.Provider == "webchat" {
+		v.EmbedCode = `<script src="` + base + `/widget.js" data-connection="` + itoa(int(mc.ID)) + `" async></script>`
+	}
+	return v
 }
 
 func (s *Server) registerMessengers(g *gin.RouterGroup) {
@@ -152,16 +160,26 @@ func (s *Server) listMessengers(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out, err := s.tickets.MessengerConnections(c.Request.Context(), agent(c), id)
+	views, err := s.messengerViews(c.Request.Context(), agent(c), id)
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	ok(c, listOf(views, ""))
+}
+
+// messengerViews lists a channel's connections as the API and the settings page
+// show them.
+func (s *Server) messengerViews(ctx context.Context, a *tickets.Agent, channelID int64) ([]messengerView, error) {
+	out, err := s.tickets.MessengerConnections(ctx, a, channelID)
+	if err != nil {
+		return nil, err
 	}
 	views := make([]messengerView, len(out))
 	for i := range out {
 		views[i] = s.messengerView(&out[i])
 	}
-	ok(c, listOf(views, ""))
+	return views, nil
 }
 
 func (s *Server) createMessenger(c *gin.Context) {
