@@ -229,7 +229,7 @@ func (r *Registry) Providers() []string {
 // for the settings form and the README's table; the web chat needs none.
 var ProviderCredentials = map[string][]string{
 	"telegram":  {"bot_token", "webhook_secret"},
-	"whatsapp":  {"access_token", "app_secret", "verify_token", "phone_number_id"},
+	"whatsapp":  {"access_token", "app_secret", "verify_token", "phone_number_id", "business_account_id"},
 	"webchat":   nil,
 	"viber":     {"auth_token"},
 	"facebook":  {"page_access_token", "app_secret", "verify_token"},

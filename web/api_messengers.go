@@ -61,7 +61,7 @@ func (s *Server) registerMessengers(g *gin.RouterGroup) {
 
 // ticketMessenger tells the composer how a ticket's replies leave: through which
 // connection, and whether WhatsApp's 24-hour window still allows free text (when
-// not, the composer offers the template picker).
+// not, the composer offers the provider's approved templates in a picker).
 func (s *Server) ticketMessenger(c *gin.Context) {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -96,8 +96,34 @@ func (s *Server) ticketMessenger(c *gin.Context) {
 			out["window_closes_at"] = closes
 		}
 		out["template_required"] = !closes.After(time.Now())
+		if out["template_required"] == true {
+			out["templates"], out["templates_error"] = s.approvedTemplates(ctx, conn)
+		}
 	}
 	ok(c, out)
+}
+
+// approvedTemplates asks the provider for the templates the picker offers. A
+// provider that cannot list them (no business account id, an outage) leaves the
+// picker empty with the reason, rather than failing the composer.
+func (s *Server) approvedTemplates(ctx context.Context, conn *messengers.Conn) ([]messengers.ApprovedTemplate, string) {
+	if s.messengers == nil {
+		return []messengers.ApprovedTemplate{}, "this server runs without messenger adapters"
+	}
+	a, err := s.messengers.Registry.Get(conn.Provider)
+	if err != nil {
+		return []messengers.ApprovedTemplate{}, err.Error()
+	}
+	l, isLister := a.(messengers.TemplateLister)
+	if !isLister {
+		return []messengers.ApprovedTemplate{}, "this provider does not list templates"
+	}
+	out, err := l.Templates(ctx, conn)
+	if err != nil {
+		s.log.Warn("messenger templates", "connection_id", conn.ID, "err", err)
+		return []messengers.ApprovedTemplate{}, err.Error()
+	}
+	return out, ""
 }
 
 // registerMessengerWebhook tells the provider where to post (Telegram setWebhook,

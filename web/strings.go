@@ -139,6 +139,9 @@ var uiStrings = map[string]string{
 	"composer.add_note":    "Add note",
 	"composer.send_later":  "Send later",
 	"composer.to":          "To",
+	"composer.wa_closed":   "The customer last wrote more than 24 hours ago. WhatsApp only delivers approved template messages now; free text is possible again once they answer.",
+	"composer.wa_template": "Approved template",
+	"composer.wa_pick":     "Choose a template",
 
 	"board.title":     "Board",
 	"board.pick":      "Pick a task channel.",
@@ -248,6 +251,8 @@ var uiStrings = map[string]string{
 	"js.status.resolved":    "Resolved",
 	"js.status.closed":      "Closed",
 	"js.uploading":          "Uploading…",
+	"js.wa_param":           "Parameter {n}",
+	"js.wa_no_templates":    "No approved templates could be listed: {reason}",
 }
 
 // translate returns the UI string for key (the key itself when missing, so a gap is
