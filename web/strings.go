@@ -160,6 +160,7 @@ var uiStrings = map[string]string{
 	"settings.undo":         "Undo window (seconds)",
 	"settings.sound":        "Sound on a new conversation",
 	"settings.desktop":      "Desktop notification on a new conversation",
+	"settings.notify_email": "E-mail me my notifications (assignments, mentions, reminders)",
 	"settings.save":         "Save",
 	"settings.saved":        "Saved.",
 	"settings.channels":     "Channels",
