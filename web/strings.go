@@ -145,6 +145,7 @@ var uiStrings = map[string]string{
 	"board.add":       "Add a card",
 	"board.add_title": "New task",
 	"board.none":      "No task channels yet.",
+	"board.more":      "Show more",
 
 	"contacts.title":      "Contacts",
 	"contacts.search":     "Search contacts",
