@@ -57,6 +57,8 @@ type inboundRow struct {
 	RawSHA256    *string `gorm:"column:raw_sha256"`
 	Size         int64
 	ProcessedAt  *time.Time
+	// IntakeWarning says the raw mail is incomplete (Arrival.Warning).
+	IntakeWarning string
 }
 
 // Process ingests inbound mail id. It is idempotent: a processed row is skipped,
@@ -66,7 +68,7 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 	db := g.Tickets.DB.WithContext(ctx)
 	var row inboundRow
 	res := db.Raw(`UPDATE inbound_mails SET attempts = attempts + 1 WHERE id = ? AND processed_at IS NULL
-		RETURNING id, mailbox_ids, source, envelope_from, raw_sha256, size, processed_at`, id).Scan(&row)
+		RETURNING id, mailbox_ids, source, envelope_from, raw_sha256, size, processed_at, intake_warning`, id).Scan(&row)
 	if res.Error != nil {
 		return nil, fmt.Errorf("ingest mail %d: %w", id, res.Error)
 	}
@@ -95,6 +97,9 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 		}
 		p.Attachments = append(p.Attachments, att)
 		rawSum = att.SHA256
+	}
+	if row.IntakeWarning != "" {
+		p.Warnings = append([]string{row.IntakeWarning}, p.Warnings...)
 	}
 	if p.MessageID == "" {
 		// Stable across retries and re-deliveries of the same bytes, so the

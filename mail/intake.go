@@ -42,6 +42,9 @@ type Arrival struct {
 	// The IMAP coordinates; zero for SMTP and LMTP. (IMAPMailboxID, IMAPUIDValidity,
 	// IMAPUID) identifies a message once: accepting it again returns the same id.
 	IMAPMailboxID, IMAPUIDValidity, IMAPUID int64
+	// Warning, when set, says the raw mail is incomplete (an IMAP message over the
+	// size limit kept as its header); ingest shows it as the message's parse warning.
+	Warning string
 }
 
 // Intake commits raw mail durably and schedules its ingest.
@@ -109,11 +112,12 @@ func (in *Intake) Accept(ctx context.Context, m Arrival, r io.Reader) (int64, er
 	}
 	var id int64
 	res := db.Raw(`INSERT INTO inbound_mails (mailbox_ids, source, envelope_from, raw, raw_sha256, size,
-			imap_mailbox_id, imap_uidvalidity, imap_uid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			imap_mailbox_id, imap_uidvalidity, imap_uid, intake_warning)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (imap_mailbox_id, imap_uidvalidity, imap_uid) WHERE imap_uid IS NOT NULL DO NOTHING
 		RETURNING id`,
-		idList(m.MailboxIDs), m.Source, truncateString(m.EnvelopeFrom, 320), raw, sum, size, imapMailbox, uidValidity, uid).Scan(&id)
+		idList(m.MailboxIDs), m.Source, truncateString(m.EnvelopeFrom, 320), raw, sum, size, imapMailbox, uidValidity, uid,
+		truncateString(m.Warning, 1000)).Scan(&id)
 	if res.Error != nil {
 		return 0, fmt.Errorf("accept mail: insert: %w", res.Error)
 	}

@@ -201,7 +201,8 @@ const uiPassword = "correct horse battery"
 
 func newUIEnv(t *testing.T) *uiEnv {
 	t.Helper()
-	h := newHarness(t)
+	h := messengerHarness(t)
+	recv := h.web.messengers
 	h.svc.Publisher = h.web.Live()
 	h.svc.Sends = &tasks.SendQueue{Client: h.web.tasks, MaxRetry: 2}
 	h.web.smtpCheck = &tasks.Sender{Tickets: h.svc}
@@ -222,7 +223,7 @@ func newUIEnv(t *testing.T) *uiEnv {
 	}()
 	w := tasks.NewWorker(testenv.Asynq(t), h.web.log)
 	tasks.Register(w, tasks.Deps{Tickets: h.svc, Client: h.web.tasks, Log: h.web.log, Blobs: h.web.blobs,
-		Ingester: ingester, Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
+		Ingester: ingester, Messengers: recv, Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.RunWorker(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; <-smtpDone })
