@@ -53,9 +53,14 @@ type Ticket struct {
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
 
-	// openedIn is the transaction that created the ticket (OpenTicket), so an
-	// arrival in that same transaction skips checks that cannot apply yet.
-	openedIn gorm.ConnPool
+	// ActivitySeq counts arrivals for read state (read.go). Written only when the
+	// ticket is created; afterwards only as activity_seq + 1, never from a struct.
+	ActivitySeq int64 `json:"-" gorm:"<-:create"`
+
+	// arrivalIn is the transaction in which OpenTicket counted the arrival that
+	// opens the ticket, so AddInboundMessage in that transaction does not count
+	// it again or look for replies that cannot exist yet.
+	arrivalIn gorm.ConnPool
 }
 
 // TicketEvent is one entry of a ticket's append-only timeline.
