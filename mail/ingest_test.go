@@ -187,8 +187,11 @@ func TestIngestCountsArrivals(t *testing.T) {
 		t.Fatalf("activity_seq after the opening mail = %d, want 1", n)
 	}
 	for i := 0; i < 2; i++ {
-		ingestRaw(t, []int64{mb.ID}, mailFrom(from, "Re: Count me", unique("re")+"@customer.test",
+		re := ingestRaw(t, []int64{mb.ID}, mailFrom(from, "Re: Count me", unique("re")+"@customer.test",
 			"In-Reply-To: <"+first+">\r\n", "more"))
+		if re[0].TicketID != items[0].TicketID {
+			t.Fatalf("reply %d: %+v, want it on ticket %d", i, re[0], items[0].TicketID)
+		}
 	}
 	if n := seq(); n != 3 {
 		t.Fatalf("activity_seq after two replies = %d, want 3", n)

@@ -53,9 +53,10 @@ type Ticket struct {
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
 
-	// ActivitySeq counts arrivals for read state (read.go). Written only when the
-	// ticket is created; afterwards only as activity_seq + 1, never from a struct.
-	ActivitySeq int64 `json:"-" gorm:"<-:create"`
+	// ActivitySeq counts arrivals for read state (read.go). It is set when the
+	// ticket is created and afterwards only raised in SQL (activity_seq + 1), so
+	// concurrent arrivals never overwrite each other's count.
+	ActivitySeq int64 `json:"-"`
 
 	// arrivalIn is the transaction in which OpenTicket counted the arrival that
 	// opens the ticket, so AddInboundMessage in that transaction does not count
