@@ -164,3 +164,41 @@ func TestNotificationMailRetriesWithoutDuplicates(t *testing.T) {
 		t.Fatalf("sink has %d mails (want 2), copy %q", got, f.emailStatus(n2.ID))
 	}
 }
+
+// Each kind of notification says in its subject and first line what happened.
+func TestNotificationMailText(t *testing.T) {
+	id := int64(7)
+	for _, c := range []struct {
+		kind        string
+		data        tickets.JSONMap
+		subject     string
+		line, quote string
+	}{
+		{tickets.NotifyAssignment, tickets.JSONMap{"by_name": "Ben"}, "Assigned to you: [#42] Peonies", `Ben assigned ticket #42 "Peonies" to you.`, ""},
+		{tickets.NotifyAssignment, tickets.JSONMap{"auto": true}, "Assigned to you: [#42] Peonies", `Ticket #42 "Peonies" was assigned to you.`, ""},
+		{tickets.NotifyMention, tickets.JSONMap{"by_name": "Carla", "excerpt": "@anna can you call?\nThanks"},
+			"You were mentioned: [#42] Peonies", `Carla mentioned you in a note on ticket #42 "Peonies":`, "> @anna can you call?\n> Thanks\n"},
+		{tickets.NotifySnoozeWakeup, nil, "Back from snooze: [#42] Peonies", `Ticket #42 "Peonies" is back from snooze.`, ""},
+		{tickets.NotifyDueReminder, tickets.JSONMap{"due_at": "2031-05-01T09:00:00Z"}, "Due soon: [#42] Peonies",
+			`Ticket #42 "Peonies" is due on Thu 1 May 2031 at 09:00 UTC.`, ""},
+		{tickets.NotifyDuePassed, tickets.JSONMap{"due_at": "2031-05-01T09:00:00Z"}, "Overdue: [#42] Peonies",
+			`Ticket #42 "Peonies" was due on Thu 1 May 2031 at 09:00 UTC and is not done.`, ""},
+		{tickets.NotifyNewTicket, nil, "New ticket: [#42] Peonies",
+			`A new ticket arrived in a channel you are responsible for: #42 "Peonies".`, ""},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			n := &tickets.NotificationMail{Notification: tickets.Notification{ID: 1, Kind: c.kind, TicketID: &id, Data: c.data},
+				AgentName: "Anna", TicketNumber: 42, TicketSubject: "Peonies"}
+			if got := notificationSubject(n); got != c.subject {
+				t.Errorf("subject %q, want %q", got, c.subject)
+			}
+			text := notificationText(n, "https://desk.example")
+			for _, want := range []string{"Hello Anna,\n\n" + c.line, c.quote, "Open it: https://desk.example/tickets/7\n",
+				"(https://desk.example/settings)"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("text lacks %q:\n%s", want, text)
+				}
+			}
+		})
+	}
+}
