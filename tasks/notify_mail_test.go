@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -162,6 +163,42 @@ func TestNotificationMailRetriesWithoutDuplicates(t *testing.T) {
 	wg.Wait()
 	if got := len(f.sink.Messages()); got != 2 || f.emailStatus(n2.ID) != tickets.EmailSent {
 		t.Fatalf("sink has %d mails (want 2), copy %q", got, f.emailStatus(n2.ID))
+	}
+}
+
+// A bulk assignment is one mail listing every ticket, not a mail per ticket.
+func TestNotificationMailBatchesWhatWaits(t *testing.T) {
+	f := newMailFixture(t)
+	keen, quiet := f.agent(tickets.RoleAgent), f.quietAgent()
+	ch := f.channel(keen.ID, quiet.ID)
+	var ids []int64
+	for i := range 4 {
+		tk := f.ticket(f.admin, ch, tickets.NewTask{Subject: fmt.Sprintf("Bouquet %d", i+1), AssigneeID: &quiet.ID})
+		ids = append(ids, tk.ID)
+	}
+	ref := &keen.ID
+	if _, err := f.svc.BulkUpdate(t.Context(), f.admin, ids, tickets.TicketChange{AssigneeID: &ref}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "all four copies sent", func() bool {
+		var n int64
+		f.svc.DB.Model(&tickets.Notification{}).Where("agent_id = ? AND email_status = 'sent'", keen.ID).Count(&n)
+		return n == 4
+	})
+	msgs := f.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("sink got %d mails for one bulk assignment, want 1", len(msgs))
+	}
+	body := string(msgs[0].Data)
+	if !strings.Contains(body, "Subject: 4 notifications: Assigned to you: [#") {
+		t.Errorf("digest subject:\n%s", body)
+	}
+	for i, id := range ids {
+		for _, want := range []string{fmt.Sprintf("Bouquet %d", i+1), fmt.Sprintf("http://desk.test/tickets/%d", id)} {
+			if !strings.Contains(body, want) {
+				t.Errorf("digest lacks %q:\n%s", want, body)
+			}
+		}
 	}
 }
 
