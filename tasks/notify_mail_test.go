@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/internal/testenv"
 	pdmail "github.com/postdesk/postdesk/mail"
@@ -162,5 +164,111 @@ func TestNotificationMailRetriesWithoutDuplicates(t *testing.T) {
 	wg.Wait()
 	if got := len(f.sink.Messages()); got != 2 || f.emailStatus(n2.ID) != tickets.EmailSent {
 		t.Fatalf("sink has %d mails (want 2), copy %q", got, f.emailStatus(n2.ID))
+	}
+}
+
+// A bulk assignment is one mail listing every ticket, not a mail per ticket.
+func TestNotificationMailBatchesWhatWaits(t *testing.T) {
+	f := newMailFixture(t)
+	keen, quiet := f.agent(tickets.RoleAgent), f.quietAgent()
+	ch := f.channel(keen.ID, quiet.ID)
+	var ids []int64
+	for i := range 4 {
+		tk := f.ticket(f.admin, ch, tickets.NewTask{Subject: fmt.Sprintf("Bouquet %d", i+1), AssigneeID: &quiet.ID})
+		ids = append(ids, tk.ID)
+	}
+	ref := &keen.ID
+	if _, err := f.svc.BulkUpdate(t.Context(), f.admin, ids, tickets.TicketChange{AssigneeID: &ref}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "all four copies sent", func() bool {
+		var n int64
+		f.svc.DB.Model(&tickets.Notification{}).Where("agent_id = ? AND email_status = 'sent'", keen.ID).Count(&n)
+		return n == 4
+	})
+	msgs := f.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("sink got %d mails for one bulk assignment, want 1", len(msgs))
+	}
+	body := string(msgs[0].Data)
+	if !strings.Contains(body, "Subject: 4 notifications: Assigned to you: [#") {
+		t.Errorf("digest subject:\n%s", body)
+	}
+	for i, id := range ids {
+		for _, want := range []string{fmt.Sprintf("Bouquet %d", i+1), fmt.Sprintf("http://desk.test/tickets/%d", id)} {
+			if !strings.Contains(body, want) {
+				t.Errorf("digest lacks %q:\n%s", want, body)
+			}
+		}
+	}
+}
+
+// A notification written in a transaction of the caller's own (mail ingest opens
+// tickets so) is mailed once that transaction commits, not lost to a task that ran
+// before the row was visible.
+func TestNotificationMailFromOwnTransaction(t *testing.T) {
+	f := newMailFixture(t)
+	keen := f.agent(tickets.RoleAgent)
+	ch := f.channel(keen.ID)
+	if err := f.svc.SetMember(t.Context(), f.admin, ch, keen.ID, tickets.ResponsibleRole); err != nil {
+		t.Fatal(err)
+	}
+	var tk *tickets.Ticket
+	err := f.svc.DB.Transaction(func(tx *gorm.DB) error {
+		var err error
+		tk, err = f.svc.OpenTicket(t.Context(), tx, tickets.NewTicket{ChannelID: ch, Kind: tickets.KindTask,
+			Subject: "Delivery van broke down"})
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second) // commit late, as a busy ingest does
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.notification(keen.ID, tk.ID, tickets.NotifyNewTicket)
+	eventually(t, "the new-ticket copy sent", func() bool { return f.emailStatus(n.ID) == tickets.EmailSent })
+	msgs := f.sink.Messages()
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Data), "Subject: New ticket: [#") {
+		t.Fatalf("sink got %d mails: %v", len(msgs), msgs)
+	}
+}
+
+// Each kind of notification says in its subject and first line what happened.
+func TestNotificationMailText(t *testing.T) {
+	id := int64(7)
+	for _, c := range []struct {
+		kind        string
+		data        tickets.JSONMap
+		subject     string
+		line, quote string
+	}{
+		{tickets.NotifyAssignment, tickets.JSONMap{"by_name": "Ben"}, "Assigned to you: [#42] Peonies", `Ben assigned ticket #42 "Peonies" to you.`, ""},
+		{tickets.NotifyAssignment, tickets.JSONMap{"auto": true}, "Assigned to you: [#42] Peonies", `Ticket #42 "Peonies" was assigned to you.`, ""},
+		{tickets.NotifyMention, tickets.JSONMap{"by_name": "Carla", "excerpt": "@anna can you call?\nThanks"},
+			"You were mentioned: [#42] Peonies", `Carla mentioned you in a note on ticket #42 "Peonies":`, "> @anna can you call?\n> Thanks\n"},
+		{tickets.NotifySnoozeWakeup, nil, "Back from snooze: [#42] Peonies", `Ticket #42 "Peonies" is back from snooze.`, ""},
+		{tickets.NotifyDueReminder, tickets.JSONMap{"due_at": "2031-05-01T09:00:00Z"}, "Due soon: [#42] Peonies",
+			`Ticket #42 "Peonies" is due on Thu 1 May 2031 at 09:00 UTC.`, ""},
+		{tickets.NotifyDuePassed, tickets.JSONMap{"due_at": "2031-05-01T09:00:00Z"}, "Overdue: [#42] Peonies",
+			`Ticket #42 "Peonies" was due on Thu 1 May 2031 at 09:00 UTC and is not done.`, ""},
+		{tickets.NotifyNewTicket, nil, "New ticket: [#42] Peonies",
+			`A new ticket arrived in a channel you are responsible for: #42 "Peonies".`, ""},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			n := &tickets.NotificationMail{Notification: tickets.Notification{ID: 1, Kind: c.kind, TicketID: &id, Data: c.data},
+				AgentName: "Anna", TicketNumber: 42, TicketSubject: "Peonies"}
+			if got := notificationSubject(n); got != c.subject {
+				t.Errorf("subject %q, want %q", got, c.subject)
+			}
+			text := notificationText(n, "https://desk.example")
+			for _, want := range []string{"Hello Anna,\n\n" + c.line, c.quote, "Open it: https://desk.example/tickets/7\n",
+				"(https://desk.example/settings)"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("text lacks %q:\n%s", want, text)
+				}
+			}
+		})
 	}
 }

@@ -19,7 +19,7 @@ const (
 // wanted, it went out or failed already, or another worker holds a live claim.
 var ErrNoMailToSend = errors.New("notification mail is not waiting to be sent")
 
-// NotificationMail is a claimed e-mail copy with what the mail needs to say.
+// NotificationMail is one claimed copy with what the mail needs to say about it.
 type NotificationMail struct {
 	Notification
 	AgentEmail    string
@@ -28,23 +28,55 @@ type NotificationMail struct {
 	TicketSubject string
 }
 
-// ClaimNotificationMail moves notification id's mail from pending to sending and
-// commits before the caller talks to a relay: a second run of the same task (a
-// retry after a lost acknowledgement, the sweeper) then finds it taken and sends
-// nothing. A claim older than lease belongs to a worker that died and is taken over;
-// the price is that a worker dying mid-DATA may cause a second copy after the lease,
-// which beats losing the mail. ErrNotFound means the row is not visible (yet, or
-// ever: the notifying transaction rolled back).
-func (s *Service) ClaimNotificationMail(ctx context.Context, id int64, lease time.Duration) (*NotificationMail, error) {
+// NotificationBatch is the copies one mail carries: all for one agent, oldest first.
+type NotificationBatch []NotificationMail
+
+// IDs are the notifications in the batch.
+func (b NotificationBatch) IDs() []int64 {
+	ids := make([]int64, len(b))
+	for i, n := range b {
+		ids[i] = n.ID
+	}
+	return ids
+}
+
+// MaxNotificationBatch bounds how many notifications one mail carries.
+const MaxNotificationBatch = 50
+
+// ClaimNotificationMail moves notification id's copy from pending to sending, with
+// every other copy still waiting for the same agent (up to MaxNotificationBatch), and
+// commits before the caller talks to a relay. One mail then carries them all: a bulk
+// assignment of forty tickets is one mail, not forty. A second run of the same task
+// (a retry after a lost acknowledgement, the sweeper), or the task of a notification
+// that went out in another's batch, finds its copy taken and sends nothing. A claim
+// older than lease belongs to a worker that died and is taken over; the price is
+// that a worker dying mid-DATA may cause a second copy after the lease, which beats
+// losing the mail. ErrNotFound means the row is not visible (yet, or ever: the
+// notifying transaction rolled back); ErrNoMailToSend that its copy is not waiting.
+func (s *Service) ClaimNotificationMail(ctx context.Context, id int64, lease time.Duration) (NotificationBatch, error) {
 	db := s.DB.WithContext(ctx)
 	now := s.now()
-	res := db.Exec(`UPDATE notifications SET email_status = 'sending', email_claimed_at = ?
-		WHERE id = ? AND (email_status = 'pending' OR (email_status = 'sending' AND email_claimed_at < ?))`,
-		now, id, now.Add(-lease))
-	if res.Error != nil {
-		return nil, fmt.Errorf("claim mail of notification %d: %w", id, res.Error)
+	var claimed []int64
+	// SKIP LOCKED: two workers claiming for one agent at once take disjoint rows
+	// instead of waiting on each other; the task's own row comes first so it is in
+	// its own batch whatever the limit.
+	err := db.Raw(`WITH own AS (
+			SELECT id, agent_id FROM notifications
+			WHERE id = ? AND (email_status = 'pending' OR (email_status = 'sending' AND email_claimed_at < ?))
+			FOR UPDATE SKIP LOCKED),
+		batch AS (
+			SELECT m.id FROM notifications m JOIN own ON m.agent_id = own.agent_id
+			WHERE m.email_status = 'pending' OR (m.email_status = 'sending' AND m.email_claimed_at < ?)
+			ORDER BY m.id = own.id DESC, m.id
+			LIMIT ?
+			FOR UPDATE OF m SKIP LOCKED)
+		UPDATE notifications SET email_status = 'sending', email_claimed_at = ?
+		WHERE id IN (SELECT id FROM batch)
+		RETURNING id`, id, now.Add(-lease), now.Add(-lease), MaxNotificationBatch, now).Scan(&claimed).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim mail of notification %d: %w", id, err)
 	}
-	if res.RowsAffected == 0 {
+	if len(claimed) == 0 {
 		var n int64
 		if err := db.Model(&Notification{}).Where("id = ?", id).Count(&n).Error; err != nil {
 			return nil, fmt.Errorf("notification %d: %w", id, err)
@@ -54,44 +86,45 @@ func (s *Service) ClaimNotificationMail(ctx context.Context, id int64, lease tim
 		}
 		return nil, ErrNoMailToSend
 	}
-	m := &NotificationMail{}
-	err := db.Raw(`SELECT n.*, a.email AS agent_email, a.name AS agent_name,
+	var b NotificationBatch
+	err = db.Raw(`SELECT n.*, a.email AS agent_email, a.name AS agent_name,
 			COALESCE(t.number, 0) AS ticket_number, COALESCE(t.subject, '') AS ticket_subject
 		FROM notifications n
 		JOIN agents a ON a.id = n.agent_id
 		LEFT JOIN tickets t ON t.id = n.ticket_id
-		WHERE n.id = ?`, id).Scan(m).Error
+		WHERE n.id IN ?
+		ORDER BY n.id`, claimed).Scan(&b).Error
 	if err != nil {
 		return nil, fmt.Errorf("load mail of notification %d: %w", id, err)
 	}
-	return m, nil
+	return b, nil
 }
 
-// MarkNotificationMailed records that the copy went out.
-func (s *Service) MarkNotificationMailed(ctx context.Context, id int64) error {
-	return s.setNotificationMail(ctx, id, EmailSent, "")
+// MarkNotificationMailed records that the copies went out.
+func (s *Service) MarkNotificationMailed(ctx context.Context, ids []int64) error {
+	return s.setNotificationMail(ctx, ids, EmailSent, "")
 }
 
-// MarkNotificationMailRetry hands the copy back to pending after a temporary
+// MarkNotificationMailRetry hands the copies back to pending after a temporary
 // failure, keeping the reason for whoever looks.
-func (s *Service) MarkNotificationMailRetry(ctx context.Context, id int64, reason string) error {
-	return s.setNotificationMail(ctx, id, EmailPending, reason)
+func (s *Service) MarkNotificationMailRetry(ctx context.Context, ids []int64, reason string) error {
+	return s.setNotificationMail(ctx, ids, EmailPending, reason)
 }
 
-// MarkNotificationMailFailed gives the copy up with the reason.
-func (s *Service) MarkNotificationMailFailed(ctx context.Context, id int64, reason string) error {
-	return s.setNotificationMail(ctx, id, EmailFailed, reason)
+// MarkNotificationMailFailed gives the copies up with the reason.
+func (s *Service) MarkNotificationMailFailed(ctx context.Context, ids []int64, reason string) error {
+	return s.setNotificationMail(ctx, ids, EmailFailed, reason)
 }
 
-func (s *Service) setNotificationMail(ctx context.Context, id int64, status, reason string) error {
+func (s *Service) setNotificationMail(ctx context.Context, ids []int64, status, reason string) error {
 	updates := map[string]any{"email_status": status, "email_claimed_at": nil, "email_error": reason}
 	if status == EmailSent {
 		updates["emailed_at"] = s.now()
 	}
-	err := s.DB.WithContext(ctx).Model(&Notification{}).Where("id = ? AND email_status = 'sending'", id).
+	err := s.DB.WithContext(ctx).Model(&Notification{}).Where("id IN ? AND email_status = 'sending'", ids).
 		Updates(updates).Error
 	if err != nil {
-		return fmt.Errorf("mark mail of notification %d %s: %w", id, status, err)
+		return fmt.Errorf("mark mail of notifications %v %s: %w", ids, status, err)
 	}
 	return nil
 }
