@@ -322,3 +322,58 @@ func channelCounts(t *testing.T, channelID int64) (ticketCount, messageCount int
 	}
 	return ticketCount, messageCount
 }
+
+// Against Dovecot, a mail over the size limit arrives as a ticket made from its
+// header (fetched with a partial BODY.PEEK[HEADER]), moved to the processed folder
+// only after it is committed, while the complete mail stays there.
+func TestIMAPDovecotOversizedMail(t *testing.T) {
+	dc := startDovecot(t, "desk", "dovecot-pw")
+	sink := newCountingSink(t)
+	sink.in.MaxSize = 4000
+	ingester := &Ingester{Tickets: tickets.NewService(testenv.DB(t)), Intake: sink.in}
+	sink.in.Enqueue = func(ctx context.Context, id int64) error {
+		_, err := ingester.Process(ctx, id)
+		return err
+	}
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, "127.0.0.1", dc.port, "desk", "dovecot-pw", "move", "Done")
+	u := dialUser(t, "127.0.0.1", dc.port, "desk", "dovecot-pw")
+	if err := u.c.Create("Done", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	huge := "From: Scanner <scan@example.org>\r\nTo: " + mb.Address + "\r\nSubject: Scanned invoice\r\nMessage-ID: <" +
+		unique("dc") + "@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=S\r\n\r\n" +
+		"--S\r\nContent-Type: application/pdf; name=invoice.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		strings.Repeat("JVBERi0xLjQK\r\n", 1000) + "--S--\r\n"
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "small", unique("dc")+"@example.org"))
+	u.appendMail("INBOX", huge)
+
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if stored(t, mb.ID) != 2 || !strings.Contains(got.LastError, "only the header kept: UID [2]") {
+		t.Fatalf("stored %d, state %+v", stored(t, mb.ID), got.IMAPStatus)
+	}
+	if n, done := u.numMessages("INBOX"), u.numMessages("Done"); n != 0 || done != 2 {
+		t.Fatalf("%d left in INBOX, %d in Done; want everything moved", n, done)
+	}
+	var m tickets.Message
+	if err := svc.DB.Preload("Attachments").Where("channel_id = ? AND subject = ?", mb.ChannelID, "Scanned invoice").
+		Take(&m).Error; err != nil {
+		t.Fatal(err)
+	}
+	if m.FromAddress != "scan@example.org" || len(m.Attachments) != 0 ||
+		!strings.Contains(m.ParseWarning, fmt.Sprintf("the mail is %d bytes", len(huge))) ||
+		!strings.Contains(m.ParseWarning, `moved from folder "INBOX" to "Done"`) {
+		t.Fatalf("message from %q, %d attachments, warning %q", m.FromAddress, len(m.Attachments), m.ParseWarning)
+	}
+	// The complete mail is still on the server.
+	if _, err := u.c.Select("Done", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := u.c.Fetch(imap.SeqSetNum(2), &imap.FetchOptions{RFC822Size: true}).Collect()
+	if err != nil || len(msgs) != 1 || msgs[0].RFC822Size != int64(len(huge)) {
+		t.Fatalf("complete mail in Done: %+v, %v", msgs, err)
+	}
+}

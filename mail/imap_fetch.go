@@ -33,12 +33,9 @@ func (r *batchResult) record(p *IMAPPoller, st *imapSync, uid imap.UID, err erro
 	case err == nil:
 		r.accepted[uid] = true
 	case errors.Is(err, ErrMailTooLarge):
-		// One oversized mail must not stall the mailbox: it stays unread in the
-		// folder for a person to handle, the poll moves past it, and the mailbox
-		// says so.
+		// One oversized mail must not stall the mailbox: keepHeaders stores its
+		// header once the batch is fetched.
 		r.skipped[uid] = true
-		st.skipped = append(st.skipped, uid)
-		p.log().Warn("imap message over the size limit left in the folder", "mailbox_id", st.mailbox.ID, "uid", uid)
 	case r.err == nil:
 		r.err = fmt.Errorf("store message uid %d: %w", uid, err)
 	}
@@ -54,7 +51,8 @@ func (r *batchResult) failed() bool {
 // sink, then flags or moves the accepted ones. Messages are read from the
 // connection one after another but committed by up to Parallel sink calls at once,
 // since each commit waits for the database's disk flush. It returns the highest
-// UID up to which everything is stored and flagged (or passed over for its size).
+// UID up to which everything is stored and flagged (or, when even its header is
+// over the size limit, passed over).
 func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *imapSync, batch []imap.UID) (imap.UID, error) {
 	cmd := c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
 		UID:         true,
@@ -99,6 +97,11 @@ func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *i
 	// have finished; the next session re-fetches, and the sink deduplicates.
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if acceptErr == nil {
+		acceptErr = p.keepHeaders(ctx, c, st, res, batch)
+	} else {
+		clear(res.skipped) // not handled yet: the next poll fetches them again
 	}
 	done := make([]imap.UID, 0, len(res.accepted))
 	for u := range res.accepted {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,17 +217,25 @@ func (p *IMAPPoller) session(ctx context.Context, m *tickets.Mailbox) error {
 	}
 }
 
-// recordDrained records a drain that worked; mail passed over for its size stays
-// named in last_error until a later drain passes over nothing.
+// recordDrained records a drain that worked. Mail over the size limit stays named
+// in last_error until a later drain meets none, so an admin sees it and can raise
+// the limit: kept as its header, or left in the folder when even that was too large.
 func (p *IMAPPoller) recordDrained(ctx context.Context, st *imapSync) error {
 	if err := p.Tickets.RecordIMAPSuccess(ctx, st.mailbox.ID); err != nil {
 		return err
 	}
-	if len(st.skipped) == 0 {
+	var notes []string
+	if len(st.headerOnly) > 0 {
+		notes = append(notes, fmt.Sprintf("over the size limit, only the header kept: UID %v", st.headerOnly))
+	}
+	if len(st.skipped) > 0 {
+		notes = append(notes, fmt.Sprintf("left in the folder, over the size limit: UID %v", st.skipped))
+	}
+	if len(notes) == 0 {
 		return nil
 	}
-	note := fmt.Sprintf("left in the folder, over the size limit: UID %v (UIDVALIDITY %d)", st.skipped, st.uidValidity)
-	st.skipped = nil
+	note := fmt.Sprintf("%s (UIDVALIDITY %d)", strings.Join(notes, "; "), st.uidValidity)
+	st.skipped, st.headerOnly = nil, nil
 	return p.Tickets.RecordIMAPNote(ctx, st.mailbox.ID, note)
 }
 
@@ -239,8 +248,9 @@ type imapSync struct {
 	lastUID     imap.UID
 	// fresh: no usable last UID (first poll, UIDVALIDITY changed, settings changed).
 	fresh bool
-	// skipped are UIDs passed over because they exceed the intake's size limit.
-	skipped []imap.UID
+	// headerOnly are UIDs over the intake's size limit stored as their header;
+	// skipped are UIDs passed over because even the header was over it.
+	headerOnly, skipped []imap.UID
 }
 
 // drain fetches every new message of the selected folder into the sink.

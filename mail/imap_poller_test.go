@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/postdesk/postdesk/internal/testenv"
+	"github.com/postdesk/postdesk/tickets"
 )
 
 func TestIMAPPollFetchesOnlyNewMail(t *testing.T) {
@@ -476,30 +477,124 @@ func TestIMAPSecurity(t *testing.T) {
 	}
 }
 
-// An oversized mail must not stall the mailbox: it is left unread in the folder,
-// named on the mailbox, and the mail after it still comes in.
-func TestIMAPOversizedMailIsPassedOver(t *testing.T) {
+// An oversized mail must neither stall the mailbox nor vanish: it becomes a
+// ticket made from its header with a warning saying where the complete mail is,
+// is flagged only once that is committed, is named on the mailbox, and is not
+// fetched again; the mail after it still comes in.
+func TestIMAPOversizedMailKeepsItsHeader(t *testing.T) {
+	p, svc, sink, mb, u := sizeLimitedMailbox(t, 2000)
+	hugeID := unique("huge") + "@example.org"
+	huge := "From: Big Sender <big@example.org>\r\nTo: " + mb.Address + "\r\nSubject: huge\r\nMessage-ID: <" + hugeID + ">\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed;\r\n boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nsee scan\r\n" +
+		"--B\r\nContent-Type: image/tiff; name=scan.tif\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		strings.Repeat("QUFBQUFB\r\n", 600) + "--B--\r\n"
+	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "small", unique("m")+"@example.org"))
+	u.appendMail("INBOX", huge)
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "after", unique("m")+"@example.org"))
+
+	// While the header cannot be committed, the oversized mail is not flagged and
+	// the position stops before it.
+	sink.fail = func(a Arrival) error {
+		if a.Warning != "" {
+			return errors.New("database is down")
+		}
+		return nil
+	}
+	if err := p.Poll(t.Context(), mb.ID); err == nil {
+		t.Fatal("poll that could not store the header returned nil")
+	}
+	if got := reloadMailbox(t, svc, mb.ID); got.IMAPLastUID != 1 || hasFlag(u.flags("INBOX")[2], imap.FlagSeen) {
+		t.Fatalf("after a failed header store: last uid %d, flags %v", got.IMAPLastUID, u.flags("INBOX"))
+	}
+
+	sink.fail = nil
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := reloadMailbox(t, svc, mb.ID)
+	if stored(t, mb.ID) != 3 || got.IMAPLastUID != 3 || got.IMAPFailures != 0 ||
+		!strings.Contains(got.LastError, "only the header kept: UID [2]") {
+		t.Fatalf("stored %d, state %+v", stored(t, mb.ID), got.IMAPStatus)
+	}
+	for uid, f := range u.flags("INBOX") {
+		if !hasFlag(f, imap.FlagSeen) {
+			t.Fatalf("uid %d not flagged \\Seen after it was stored", uid)
+		}
+	}
+	raw := storedRaw(t, mb.ID, got.IMAPUIDValidity, 2)
+	if !strings.Contains(raw, hugeID) || strings.Contains(raw, "QUFB") || strings.Contains(raw, "multipart") {
+		t.Fatalf("stored stand-in for the oversized mail: %q", raw)
+	}
+
+	// The ticket shows who wrote what, and what is missing.
+	var id int64
+	testenv.DB(t).Raw(`SELECT id FROM inbound_mails WHERE imap_mailbox_id = ? AND imap_uid = 2`, mb.ID).Scan(&id)
+	res, err := (&Ingester{Tickets: svc, Intake: sink.in}).Process(t.Context(), id)
+	if err != nil || len(res.Items) != 1 || !res.Items[0].NewTicket {
+		t.Fatalf("ingest: %+v, %v", res, err)
+	}
+	var m tickets.Message
+	if err := testenv.DB(t).Preload("Attachments").Take(&m, res.Items[0].MessageID).Error; err != nil {
+		t.Fatal(err)
+	}
+	wantWarning := fmt.Sprintf("only the header was kept: the mail is %d bytes, over the size limit; "+
+		"the complete mail stays on the IMAP server (folder \"INBOX\", UID 2)", len(huge))
+	if m.Subject != "huge" || m.FromAddress != "big@example.org" || m.FromName != "Big Sender" ||
+		!strings.HasPrefix(m.ParseWarning, wantWarning) || len(m.Attachments) != 0 {
+		t.Fatalf("message subject %q from %q <%s> warning %q attachments %d", m.Subject, m.FromName, m.FromAddress,
+			m.ParseWarning, len(m.Attachments))
+	}
+
+	// Nothing is fetched again; a drain that meets no oversized mail clears the note.
+	calls := sink.callCount()
+	u.appendMail("INBOX", testMail("cid@example.org", mb.Address, "later", unique("m")+"@example.org"))
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sink.callCount() != calls+1 || reloadMailbox(t, svc, mb.ID).LastError != "" {
+		t.Fatalf("next poll: %d sink calls, last_error %q", sink.callCount()-calls, reloadMailbox(t, svc, mb.ID).LastError)
+	}
+}
+
+// sizeLimitedMailbox is a polled mailbox whose intake takes mails up to maxSize
+// bytes, with its position recorded by a first poll of the empty folder.
+func sizeLimitedMailbox(t *testing.T, maxSize int64) (*IMAPPoller, *tickets.Service, *countingSink, *tickets.Mailbox, *imapUser) {
 	srv := startMemIMAP(t, "support", "pw")
 	sink := newCountingSink(t)
-	sink.in.MaxSize = 2000
+	sink.in.MaxSize = maxSize
 	p, svc := newPoller(t, sink)
 	mb := imapMailbox(t, svc, srv.host, srv.port, "support", "pw", "seen", "")
 	u := dialUser(t, srv.host, srv.port, "support", "pw")
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
-	u.appendMail("INBOX", testMail("ann@example.org", mb.Address, "small", unique("m")+"@example.org"))
-	u.appendMail("INBOX", testMail("big@example.org", mb.Address, "huge", unique("m")+"@example.org")+strings.Repeat("x", 5000))
+	return p, svc, sink, mb, u
+}
+
+// A mail whose header alone is over the limit cannot be kept even in part: it is
+// left unread in the folder, named on the mailbox, and passed over.
+func TestIMAPOversizedHeaderIsLeftInTheFolder(t *testing.T) {
+	p, svc, sink, mb, u := sizeLimitedMailbox(t, 2000)
+	u.appendMail("INBOX", "X-Padding: "+strings.Repeat("y", 3000)+"\r\n"+testMail("big@example.org", mb.Address, "huge header", unique("m")+"@example.org"))
 	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "after", unique("m")+"@example.org"))
 	if err := p.Poll(t.Context(), mb.ID); err != nil {
 		t.Fatal(err)
 	}
 	got := reloadMailbox(t, svc, mb.ID)
-	if stored(t, mb.ID) != 2 || got.IMAPLastUID != 3 || got.IMAPFailures != 0 || !strings.Contains(got.LastError, "[2]") {
+	if stored(t, mb.ID) != 1 || got.IMAPLastUID != 2 || got.IMAPFailures != 0 ||
+		!strings.Contains(got.LastError, "left in the folder, over the size limit: UID [1]") {
 		t.Fatalf("stored %d, state %+v", stored(t, mb.ID), got.IMAPStatus)
 	}
 	flags := u.flags("INBOX")
-	if !hasFlag(flags[1], imap.FlagSeen) || hasFlag(flags[2], imap.FlagSeen) || !hasFlag(flags[3], imap.FlagSeen) {
+	if hasFlag(flags[1], imap.FlagSeen) || !hasFlag(flags[2], imap.FlagSeen) {
 		t.Fatalf("flags: %v", flags)
+	}
+	// Passed over: the next poll does not fetch it again.
+	calls := sink.callCount()
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sink.callCount() != calls {
+		t.Fatalf("next poll fetched the passed-over mail again (%d sink calls)", sink.callCount()-calls)
 	}
 }

@@ -25,6 +25,9 @@ const (
 	DefaultMaxTextBytes = 4 << 20
 	maxHeaderBytes      = 1 << 20
 	maxHeaderFields     = 5000
+	// maxRecipients is how many To and Cc addresses are kept. A mail to thousands
+	// (a list blast, a loop) keeps them all in its raw copy; the message needs few.
+	maxRecipients = 500
 )
 
 // ParseOptions tune Parse. The zero value is usable.
@@ -252,6 +255,11 @@ func (p *Parsed) readEnvelopeHeaders(h textproto.Header) {
 	p.ReplyTo = parseAddressList(h.Get("Reply-To"))
 	p.To = parseAddressList(strings.Join(h.Values("To"), ","))
 	p.Cc = parseAddressList(strings.Join(h.Values("Cc"), ","))
+	if n := len(p.To) + len(p.Cc); n > maxRecipients {
+		p.warn("%d To and Cc addresses; the first %d kept", n, maxRecipients)
+		p.To = p.To[:min(len(p.To), maxRecipients)]
+		p.Cc = p.Cc[:maxRecipients-len(p.To)]
+	}
 	if ids := parseMsgIDs(h.Get("Message-Id")); len(ids) > 0 {
 		p.MessageID = ids[0]
 	}

@@ -238,6 +238,19 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("thousands_of_header_recipients_make_one_message_with_the_first_500", func(t *testing.T) {
+		list := make([]string, 5000)
+		for i := range list {
+			list[i] = fmt.Sprintf("\"Person %d\" <p%d@customer.test>", i, i)
+		}
+		raw := mailFrom("blast@customer.test", "to everyone", unique("blast")+"@c", "Cc: "+strings.Join(list, ",\r\n ")+"\r\n", "hello all")
+		m := load(ingestRaw(t, box, raw)[0])
+		if len(m.CcAddresses) != 499 || len(m.ToAddresses) != 1 || m.CcAddresses[0] != "p0@customer.test" ||
+			!strings.Contains(m.ParseWarning, "5001 To and Cc addresses") || !strings.Contains(m.BodyText, "hello all") {
+			t.Fatalf("to %d cc %d warning %q body %q", len(m.ToAddresses), len(m.CcAddresses), m.ParseWarning, m.BodyText)
+		}
+	})
+
 	t.Run("nul_bytes_and_invalid_utf8_are_storable", func(t *testing.T) {
 		raw := "From: nul@customer.test\r\nMessage-ID: <" + unique("nul") + "@c>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbad \x00 bytes \xff\xfe here\r\n"
 		m := load(ingestRaw(t, box, raw)[0])

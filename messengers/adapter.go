@@ -224,3 +224,15 @@ func (r *Registry) Providers() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ProviderCredentials names each provider's credentials (write-only in the API),
+// for the settings form and the README's table; the web chat needs none.
+var ProviderCredentials = map[string][]string{
+	"telegram":  {"bot_token", "webhook_secret"},
+	"whatsapp":  {"access_token", "app_secret", "verify_token", "phone_number_id", "business_account_id"},
+	"webchat":   nil,
+	"viber":     {"auth_token"},
+	"facebook":  {"page_access_token", "app_secret", "verify_token"},
+	"instagram": {"page_access_token", "app_secret", "verify_token"},
+	"vk":        {"access_token", "secret", "confirmation"},
+}

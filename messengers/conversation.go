@@ -124,7 +124,8 @@ func (r *Receiver) Receive(ctx context.Context, c *Conn, a Adapter, in Inbound) 
 		m := &tickets.Message{Direction: tickets.DirectionInbound, ContactID: &contact.ID,
 			MessengerConnectionID: &c.ID, FromAddress: in.From.Value, FromName: in.From.DisplayName,
 			BodyText: in.Text, ProviderMessageID: in.ProviderMessageID, InReplyTo: in.ReplyToProviderID,
-			ParseWarning: strings.Join(warnings, "; ")}
+			ParseWarning: strings.Join(warnings, "; "),
+			QuoteOffset:  -1} // chats quote nothing; 0 would fold the whole text away as quoted history
 		if c.Provider == "webchat" {
 			// A visitor who left an e-mail address can be answered by mail: replies
 			// through a mailbox go to the Reply-To of their latest message.

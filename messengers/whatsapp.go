@@ -3,9 +3,12 @@ package messengers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +20,8 @@ import (
 // (https://developers.facebook.com/docs/whatsapp/cloud-api).
 //
 // Credentials: access_token, app_secret (signs webhooks), verify_token (the GET
-// handshake), phone_number_id (the business number replies leave from).
+// handshake), phone_number_id (the business number replies leave from),
+// business_account_id (optional: lists the approved templates for the picker).
 type WhatsApp struct{ http httpClient }
 
 func (w *WhatsApp) Provider() string { return "whatsapp" }
@@ -270,4 +274,69 @@ func (w *WhatsApp) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, erro
 		}
 	}
 	return &Sent{ProviderMessageID: first}, nil
+}
+
+// ApprovedTemplate is a message template the provider approved, as the composer's
+// picker offers it: Body with {{1}}…{{n}} placeholders, Params of them.
+type ApprovedTemplate struct {
+	Name     string `json:"name"`
+	Language string `json:"language"`
+	Category string `json:"category"`
+	Body     string `json:"body"`
+	Params   int    `json:"params"`
+}
+
+// TemplateLister is implemented by providers whose replies outside a window must
+// be approved templates (WhatsApp).
+type TemplateLister interface {
+	Templates(ctx context.Context, c *Conn) ([]ApprovedTemplate, error)
+}
+
+// waPlaceholder matches a body parameter ({{1}}).
+var waPlaceholder = regexp.MustCompile(`\{\{\s*(\d+)\s*\}\}`)
+
+// Templates lists the approved templates of the connection's WhatsApp Business
+// Account (GET /{business_account_id}/message_templates, Business Management API),
+// first page of up to 100: enough for a picker.
+func (w *WhatsApp) Templates(ctx context.Context, c *Conn) ([]ApprovedTemplate, error) {
+	waba := c.Cred("business_account_id")
+	if waba == "" {
+		return nil, errors.New("whatsapp templates: the connection has no business_account_id credential")
+	}
+	var res struct {
+		Data []struct {
+			Name       string `json:"name"`
+			Language   string `json:"language"`
+			Status     string `json:"status"`
+			Category   string `json:"category"`
+			Components []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"components"`
+		} `json:"data"`
+	}
+	u := graphURL(c, url.PathEscape(waba)+"/message_templates") + "?" + url.Values{"status": {"APPROVED"},
+		"fields": {"name,language,status,category,components"}, "limit": {"100"}}.Encode()
+	if err := w.http.getJSON(ctx, u, bearer(c.Cred("access_token")), &res); err != nil {
+		return nil, fmt.Errorf("whatsapp templates: %w", err)
+	}
+	out := []ApprovedTemplate{}
+	for _, d := range res.Data {
+		if !strings.EqualFold(d.Status, "APPROVED") {
+			continue // the filter is a request; a gateway may ignore it
+		}
+		t := ApprovedTemplate{Name: d.Name, Language: d.Language, Category: d.Category}
+		for _, comp := range d.Components {
+			if strings.EqualFold(comp.Type, "BODY") {
+				t.Body = comp.Text
+			}
+		}
+		for _, m := range waPlaceholder.FindAllStringSubmatch(t.Body, -1) {
+			if n, _ := strconv.Atoi(m[1]); n > t.Params {
+				t.Params = n
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }

@@ -39,7 +39,6 @@ type TicketListItem struct {
 	Ticket      `gorm:"embedded"`
 	Unread      bool     `json:"unread"`
 	ContactName string   `json:"contact_name"`
-	ActivitySeq int64    `json:"-"`
 	Tags        []string `json:"tags" gorm:"-"`
 	// OverdueBy is how many seconds the due date has passed (nil when not overdue).
 	OverdueBy *int64 `json:"overdue_by" gorm:"-"`

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -34,11 +35,18 @@ type messengerView struct {
 	*tickets.MessengerConnection
 	CredentialsSet []string `json:"credentials_set"`
 	WebhookURL     string   `json:"webhook_url"`
+	// EmbedCode is the web chat's <script> tag for the site owner's pages.
+	EmbedCode string `json:"embed_code,omitempty"`
 }
 
 func (s *Server) messengerView(mc *tickets.MessengerConnection) messengerView {
-	return messengerView{MessengerConnection: mc, CredentialsSet: mc.CredentialKeys(),
-		WebhookURL: strings.TrimRight(s.cfg.BaseURL, "/") + "/hooks/" + mc.Provider + "/" + itoa(int(mc.ID))}
+	base := strings.TrimRight(s.cfg.BaseURL, "/")
+	v := messengerView{MessengerConnection: mc, CredentialsSet: mc.CredentialKeys(),
+		WebhookURL: base + "/hooks/" + mc.Provider + "/" + itoa(int(mc.ID))}
+	if mc.Provider == "webchat" {
+		v.EmbedCode = `<script src="` + base + `/widget.js" data-connection="` + itoa(int(mc.ID)) + `" async></script>`
+	}
+	return v
 }
 
 func (s *Server) registerMessengers(g *gin.RouterGroup) {
@@ -53,7 +61,7 @@ func (s *Server) registerMessengers(g *gin.RouterGroup) {
 
 // ticketMessenger tells the composer how a ticket's replies leave: through which
 // connection, and whether WhatsApp's 24-hour window still allows free text (when
-// not, the composer offers the template picker).
+// not, the composer offers the provider's approved templates in a picker).
 func (s *Server) ticketMessenger(c *gin.Context) {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -88,8 +96,34 @@ func (s *Server) ticketMessenger(c *gin.Context) {
 			out["window_closes_at"] = closes
 		}
 		out["template_required"] = !closes.After(time.Now())
+		if out["template_required"] == true {
+			out["templates"], out["templates_error"] = s.approvedTemplates(ctx, conn)
+		}
 	}
 	ok(c, out)
+}
+
+// approvedTemplates asks the provider for the templates the picker offers. A
+// provider that cannot list them (no business account id, an outage) leaves the
+// picker empty with the reason, rather than failing the composer.
+func (s *Server) approvedTemplates(ctx context.Context, conn *messengers.Conn) ([]messengers.ApprovedTemplate, string) {
+	if s.messengers == nil {
+		return []messengers.ApprovedTemplate{}, "this server runs without messenger adapters"
+	}
+	a, err := s.messengers.Registry.Get(conn.Provider)
+	if err != nil {
+		return []messengers.ApprovedTemplate{}, err.Error()
+	}
+	l, isLister := a.(messengers.TemplateLister)
+	if !isLister {
+		return []messengers.ApprovedTemplate{}, "this provider does not list templates"
+	}
+	out, err := l.Templates(ctx, conn)
+	if err != nil {
+		s.log.Warn("messenger templates", "connection_id", conn.ID, "err", err)
+		return []messengers.ApprovedTemplate{}, err.Error()
+	}
+	return out, ""
 }
 
 // registerMessengerWebhook tells the provider where to post (Telegram setWebhook,
@@ -152,16 +186,26 @@ func (s *Server) listMessengers(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	out, err := s.tickets.MessengerConnections(c.Request.Context(), agent(c), id)
+	views, err := s.messengerViews(c.Request.Context(), agent(c), id)
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	ok(c, listOf(views, ""))
+}
+
+// messengerViews lists a channel's connections as the API and the settings page
+// show them.
+func (s *Server) messengerViews(ctx context.Context, a *tickets.Agent, channelID int64) ([]messengerView, error) {
+	out, err := s.tickets.MessengerConnections(ctx, a, channelID)
+	if err != nil {
+		return nil, err
 	}
 	views := make([]messengerView, len(out))
 	for i := range out {
 		views[i] = s.messengerView(&out[i])
 	}
-	ok(c, listOf(views, ""))
+	return views, nil
 }
 
 func (s *Server) createMessenger(c *gin.Context) {

@@ -201,7 +201,8 @@ const uiPassword = "correct horse battery"
 
 func newUIEnv(t *testing.T) *uiEnv {
 	t.Helper()
-	h := newHarness(t)
+	h := messengerHarness(t)
+	recv := h.web.messengers
 	h.svc.Publisher = h.web.Live()
 	h.svc.Sends = &tasks.SendQueue{Client: h.web.tasks, MaxRetry: 2}
 	h.web.smtpCheck = &tasks.Sender{Tickets: h.svc}
@@ -222,7 +223,7 @@ func newUIEnv(t *testing.T) *uiEnv {
 	}()
 	w := tasks.NewWorker(testenv.Asynq(t), h.web.log)
 	tasks.Register(w, tasks.Deps{Tickets: h.svc, Client: h.web.tasks, Log: h.web.log, Blobs: h.web.blobs,
-		Ingester: ingester, Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
+		Ingester: ingester, Messengers: recv, Send: tasks.SendConfig{BaseURL: h.srv.URL, Hostname: "desk.test", MaxRetry: 2}})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.RunWorker(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; <-smtpDone })
@@ -459,6 +460,32 @@ func TestBrowserInbox(t *testing.T) {
 		}
 		// The move survives a reload: it was saved, not only drawn.
 		p.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.cards[data-status="resolved"] `+card)))
+	})
+
+	t.Run("board_column_shows_more", func(t *testing.T) {
+		p := p.in(t)
+		// 230 pending cards: the column shows its first 200 and reads the rest on "Show more".
+		err := e.h.svc.DB.Exec(`INSERT INTO tickets (channel_id, kind, subject, status, position)
+			SELECT ?, 'task', 'Bulk card ' || g, 'pending', g FROM generate_series(1, 230) g`, e.tasks).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			e.h.svc.DB.Exec(`DELETE FROM tickets WHERE channel_id = ? AND subject LIKE 'Bulk card %'`, e.tasks)
+		})
+		pending := `.cards[data-status="pending"]`
+		p.do(chromedp.Navigate(p.base+"/board/"+itoa(int(e.tasks))),
+			chromedp.WaitVisible(chromedp.CSS(`[data-more="pending"]`)))
+		if n := p.text(`[data-count="pending"]`); n != "200+" {
+			t.Fatalf("pending count shows %q, want 200+", n)
+		}
+		p.do(chromedp.ScrollIntoView(chromedp.CSS(`[data-more="pending"]`)), chromedp.Click(chromedp.CSS(`[data-more="pending"]`)))
+		p.waitJS(`document.querySelectorAll('`+pending+` .card').length === 230`, "all 230 pending cards")
+		p.waitJS(`document.querySelector('[data-more="pending"]').hidden`, "the more button gone")
+		if last := p.text(pending + ` .card:last-child a`); !strings.HasSuffix(last, "Bulk card 230") {
+			t.Fatalf("last pending card %q, want Bulk card 230", last)
+		}
+		p.shot("board-more")
 	})
 
 	t.Run("contacts_search_and_page", func(t *testing.T) {

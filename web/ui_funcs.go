@@ -1,8 +1,10 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +34,9 @@ var uiFuncs = template.FuncMap{
 	"opens":     opens,
 	"frameCSP":  func() string { return frameCSP },
 	"list":      func(v ...string) []string { return v },
+	"json":      func(v any) string { b, _ := json.Marshal(v); return string(b) },
+	"has":       func(v []string, s string) bool { return slices.Contains(v, s) },
+	"pair":      func(a, b any) []any { return []any{a, b} },
 	"pd":        func(d any) pageData { return pageData{Data: d} },
 	"jsStrings": func() template.JS {
 		return jsStrings

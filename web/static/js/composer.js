@@ -4,6 +4,9 @@
 (function () {
   "use strict";
   let uploads = [];
+  // waTemplates is set when the ticket's WhatsApp window is closed: replies are
+  // then an approved template (chosen in the picker) instead of free text.
+  let waTemplates = null;
 
   function form() { return document.getElementById("composer"); }
 
@@ -31,6 +34,66 @@
     } catch (err) { PD.fail(err); }
   }
 
+  // The ticket's messenger tells whether free text may still be sent; when not,
+  // the picker of approved templates replaces the text area.
+  async function loadMessenger(f) {
+    waTemplates = null;
+    if (!f.dataset.messenger) return;
+    let m;
+    try { m = await PD.api("GET", "/tickets/" + f.dataset.ticketId + "/messenger"); } catch (_) { return; }
+    if (!m.template_required) return;
+    waTemplates = m.templates || [];
+    const box = f.querySelector("#wa-template");
+    const sel = box.querySelector("#wa-template-pick");
+    waTemplates.forEach((t, i) => {
+      const o = document.createElement("option");
+      o.value = String(i);
+      o.textContent = t.name + " (" + t.language + ")";
+      sel.appendChild(o);
+    });
+    const err = box.querySelector("#wa-template-error");
+    if (!waTemplates.length) {
+      err.textContent = PD.str("wa_no_templates", { reason: m.templates_error || "-" });
+      err.hidden = false;
+    }
+    box.hidden = false;
+    f.classList.add("template-only");
+    f.elements.body.required = false;
+    f.elements.body.hidden = true;
+    f.querySelector("#drop").hidden = true;
+  }
+
+  function pickedTemplate(f) {
+    const v = f.querySelector("#wa-template-pick").value;
+    return v === "" || !waTemplates ? null : waTemplates[Number(v)];
+  }
+
+  // A template's {{n}} placeholders get one input each; the preview shows the
+  // text the customer will read, which is also what the thread keeps.
+  function showTemplate(f) {
+    const t = pickedTemplate(f);
+    const params = f.querySelector("#wa-template-params");
+    params.textContent = "";
+    for (let i = 1; t && i <= t.params; i++) {
+      const l = document.createElement("label");
+      l.textContent = PD.str("wa_param", { n: i }) + " ";
+      const inp = document.createElement("input");
+      inp.className = "wa-param";
+      inp.required = true;
+      l.appendChild(inp);
+      params.appendChild(l);
+    }
+    renderTemplate(f);
+  }
+
+  function renderTemplate(f) {
+    const t = pickedTemplate(f);
+    const vals = Array.from(f.querySelectorAll(".wa-param")).map((i) => i.value);
+    const text = t ? (t.body || t.name).replace(/\{\{\s*(\d+)\s*\}\}/g, (m, n) => vals[n - 1] || m) : "";
+    f.querySelector("#wa-template-preview").textContent = text;
+    return { t, vals, text };
+  }
+
   async function upload(f, files) {
     const list = f.querySelector("#uploads");
     for (const file of files) {
@@ -53,9 +116,18 @@
 
   async function submit(f) {
     const mode = f.dataset.mode;
-    const body = f.elements.body.value;
+    let body = f.elements.body.value;
+    let template = null;
+    if (mode === "reply" && waTemplates) {
+      const r = renderTemplate(f);
+      if (!r.t) { f.querySelector("#wa-template-pick").focus(); return; }
+      if (r.vals.some((v) => !v.trim())) { f.querySelector(".wa-param").reportValidity(); return; }
+      template = { name: r.t.name, language: r.t.language, params: r.vals };
+      body = r.text;
+    }
     if (!body.trim()) return;
     const payload = { type: mode, body };
+    if (template) payload.messenger_template = template;
     if (mode === "reply") {
       if (f.elements.mailbox_id) payload.mailbox_id = Number(f.elements.mailbox_id.value);
       if (f.elements.template_id.value) payload.template_id = Number(f.elements.template_id.value);
@@ -73,7 +145,7 @@
       return;
     }
     uploads = [];
-    f.elements.body.value = "";
+    if (!template) f.elements.body.value = "";
     await PD.ticket.reload();
     if (PD.refreshLists) PD.refreshLists();
     if (mode === "note") { PD.toast(PD.str("note_added"), 2500); return; }
@@ -101,17 +173,29 @@
     }, 500);
   }
 
+  // Notes are free text even when replies must be a template.
+  function setMode(f, mode) {
+    f.dataset.mode = mode;
+    if (!waTemplates) return;
+    const note = mode === "note";
+    f.elements.body.hidden = !note;
+    f.elements.body.required = note;
+  }
+
   function init() {
     const f = form();
     if (!f || f.dataset.ready) return;
     f.dataset.ready = "1";
     uploads = [];
     loadTemplates(f);
+    loadMessenger(f);
     f.addEventListener("change", (e) => {
-      if (e.target.name === "mode") f.dataset.mode = e.target.value;
+      if (e.target.name === "mode") setMode(f, e.target.value);
+      if (e.target.id === "wa-template-pick") showTemplate(f);
       if (e.target.id === "composer-template") applyTemplate(f, e.target.value);
       if (e.target.id === "composer-files") upload(f, e.target.files);
     });
+    f.addEventListener("input", (e) => { if (e.target.classList.contains("wa-param")) renderTemplate(f); });
     f.addEventListener("submit", (e) => { e.preventDefault(); submit(f); });
     f.elements.body.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(f); }
