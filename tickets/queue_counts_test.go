@@ -228,10 +228,13 @@ func TestSidebarCountersFollowEveryChange(t *testing.T) {
 	if err := w.svc.AddInboundMessage(ctx, tx, &tk, &tickets.Message{BodyText: "while reading"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.MarkRead(ctx, a2, ids[1]); err != nil {
+	read := make(chan error, 1)
+	go func() { read <- w.svc.MarkRead(ctx, a2, ids[1]) }()
+	time.Sleep(200 * time.Millisecond) // the read reaches the database before the commit
+	if err := tx.Commit().Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Commit().Error; err != nil {
+	if err := <-read; err != nil {
 		t.Fatal(err)
 	}
 	w.check(t, "first read during an arrival")
