@@ -135,20 +135,7 @@ func (ib *ingestBench) report(b *testing.B, n int, wall time.Duration) {
 var benchSeq atomic.Int64
 
 func mail5KB(i int) string {
-	words := strings.Fields("the printer in room four keeps jamming whenever we print more than ten pages please advise")
-	var body strings.Builder
-	r := rand.New(rand.NewSource(int64(i)))
-	for body.Len() < 5000 {
-		body.WriteString(words[r.Intn(len(words))])
-		if body.Len()%70 < 8 {
-			body.WriteString("\r\n")
-		} else {
-			body.WriteByte(' ')
-		}
-	}
-	return fmt.Sprintf("From: Customer %d <c%d@customer.test>\r\nTo: support@example.test\r\nSubject: Bench %d\r\n"+
-		"Message-ID: <bench-%d-%d@customer.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-		i, i%200, i, benchSeq.Add(1), i, body.String())
+	return testenv.Mail5KB(i, fmt.Sprintf("bench-%d-%d", benchSeq.Add(1), i))
 }
 
 func mail200KB2Att(i int) string {

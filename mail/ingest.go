@@ -1,15 +1,17 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"gorm.io/gorm"
@@ -49,14 +51,15 @@ type IngestedItem struct {
 	Bounce     bool
 }
 
-type inboundRow struct {
+// claimedMail is an inbound_mails row being ingested, with the raw bytes of a
+// mail small enough to live in the row.
+type claimedMail struct {
 	ID           int64
-	MailboxIDs   idList `gorm:"column:mailbox_ids"`
 	Source       string
 	EnvelopeFrom string
+	Raw          []byte
 	RawSHA256    *string `gorm:"column:raw_sha256"`
 	Size         int64
-	ProcessedAt  *time.Time
 	// IntakeWarning says the raw mail is incomplete (Arrival.Warning).
 	IntakeWarning string
 }
@@ -64,34 +67,33 @@ type inboundRow struct {
 // Process ingests inbound mail id. It is idempotent: a processed row is skipped,
 // and the row lock plus the per-channel unique Message-ID make a retry after a
 // crash store each message once.
+//
+// Every mail pays for each round trip to Postgres here, so the path is kept
+// short: one statement claims the row with its raw bytes and mailboxes, one
+// takes the locks, one locks the row and reads every Message-ID the mail refers
+// to, and the rest write what the mail becomes.
 func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 	db := g.Tickets.DB.WithContext(ctx)
-	var row inboundRow
-	res := db.Raw(`UPDATE inbound_mails SET attempts = attempts + 1 WHERE id = ? AND processed_at IS NULL
-		RETURNING id, mailbox_ids, source, envelope_from, raw_sha256, size, processed_at, intake_warning`, id).Scan(&row)
-	if res.Error != nil {
-		return nil, fmt.Errorf("ingest mail %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return &Ingested{InboundMailID: id}, nil // already processed (or gone)
-	}
-	boxes, err := g.mailboxes(ctx, row.MailboxIDs)
+	row, boxes, err := g.claim(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("ingest mail %d: %w", id, err)
+	}
+	if row == nil {
+		return &Ingested{InboundMailID: id}, nil // already processed (or gone)
 	}
 	var maxPart int64
 	for _, b := range boxes {
 		maxPart = max(maxPart, b.maxAttachment)
 	}
 
-	p, rawSum, perr := g.parse(ctx, id, maxPart)
+	p, rawSum, perr := g.parse(row, maxPart)
 	if perr != nil {
 		if errors.Is(perr, errReadFailed) {
 			return nil, fmt.Errorf("ingest mail %d: %w", id, perr)
 		}
 		// Nothing is lost: unparseable mail becomes a ticket with the raw .eml.
 		p = &Parsed{Warnings: []string{"mail could not be parsed: " + perr.Error()}}
-		att, err := g.rawAttachment(ctx, id, row)
+		att, err := g.rawAttachment(row)
 		if err != nil {
 			return nil, fmt.Errorf("ingest mail %d: keep raw: %w", id, err)
 		}
@@ -110,24 +112,13 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 		p.From.Address = row.EnvelopeFrom
 	}
 	cls := Classify(p)
+	msgID := cleanText(p.MessageID, 900)
 
 	out := &Ingested{InboundMailID: id}
 	err = db.Transaction(func(tx *gorm.DB) error {
-		// The raw mail is already durable, so this commit need not wait for the WAL
-		// flush: if the server crashes before the flush, the row is still unprocessed
-		// and the sweeper ingests it again, with nothing of the lost commit left to
-		// duplicate. This roughly halves the per-mail cost.
-		if err := tx.Exec(`SET LOCAL synchronous_commit = off`).Error; err != nil {
+		stored, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls))
+		if err != nil || !ok {
 			return err
-		}
-		// The row lock serialises two workers that picked up the same mail.
-		var locked []int64
-		if err := tx.Raw(`SELECT id FROM inbound_mails WHERE id = ? AND processed_at IS NULL FOR UPDATE`, id).
-			Scan(&locked).Error; err != nil {
-			return err
-		}
-		if len(locked) == 0 {
-			return nil
 		}
 		var contactID *int64
 		if addr := p.From.Address; addr != "" && !cls.Bounce {
@@ -139,13 +130,8 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 				contactID = &c.ID
 			}
 		}
-		seen := map[int64]bool{}
 		for _, b := range boxes {
-			if seen[b.channelID] {
-				continue // one ticket per channel, however many of its mailboxes were addressed
-			}
-			seen[b.channelID] = true
-			item, err := g.deliver(ctx, tx, b, p, cls, contactID)
+			item, err := g.deliver(ctx, tx, b, p, cls, contactID, msgID, stored[b.channelID])
 			if err != nil {
 				return fmt.Errorf("channel %d: %w", b.channelID, err)
 			}
@@ -154,7 +140,8 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 		return tx.Exec(`UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ?`, id).Error
 	})
 	if err != nil {
-		g.Tickets.DB.Exec(`UPDATE inbound_mails SET last_error = ? WHERE id = ?`, cleanText(err.Error(), 2000), id)
+		g.Tickets.DB.Exec(`UPDATE inbound_mails SET last_error = ?, attempts = attempts + 1 WHERE id = ?`,
+			cleanText(err.Error(), 2000), id)
 		return nil, fmt.Errorf("ingest mail %d: %w", id, err)
 	}
 	g.announce(ctx, out)
@@ -165,119 +152,236 @@ type targetBox struct {
 	id, channelID, maxAttachment int64
 }
 
-func (g *Ingester) mailboxes(ctx context.Context, ids []int64) ([]targetBox, error) {
+// claim returns inbound mail id (nil when it is already processed or gone) and
+// the mailboxes it was addressed to: one per channel (one ticket per channel,
+// however many of its mailboxes were addressed), in the order the mail was
+// addressed. It only reads: attempts counts failures (Process) and re-deliveries
+// of interrupted ingests (the sweeper), so a mail that keeps failing shows it
+// without every mail paying for one more row version.
+func (g *Ingester) claim(ctx context.Context, id int64) (*claimedMail, []targetBox, error) {
 	var rows []struct {
 		ID                 int64
-		ChannelID          int64
-		MaxAttachmentBytes int64
+		Source             string
+		EnvelopeFrom       string
+		Raw                []byte
+		RawSHA256          *string `gorm:"column:raw_sha256"`
+		Size               int64
+		IntakeWarning      string
+		BoxID              *int64
+		ChannelID          *int64
+		MaxAttachmentBytes *int64
 	}
-	err := g.Tickets.DB.WithContext(ctx).Raw(`SELECT m.id, m.channel_id, c.max_attachment_bytes
-		FROM mailboxes m JOIN channels c ON c.id = m.channel_id WHERE m.id IN ?`, []int64(ids)).Scan(&rows).Error
+	err := g.Tickets.DB.WithContext(ctx).Raw(`SELECT m.id, m.source, m.envelope_from, m.raw, m.raw_sha256, m.size, m.intake_warning,
+			b.id AS box_id, b.channel_id, c.max_attachment_bytes
+		FROM inbound_mails m
+		CROSS JOIN LATERAL unnest(m.mailbox_ids) WITH ORDINALITY AS u(box_id, ord)
+		LEFT JOIN mailboxes b ON b.id = u.box_id
+		LEFT JOIN channels c ON c.id = b.channel_id
+		WHERE m.id = ? AND m.processed_at IS NULL
+		ORDER BY u.ord`, id).Scan(&rows).Error
 	if err != nil {
-		return nil, fmt.Errorf("mailboxes: %w", err)
+		return nil, nil, fmt.Errorf("claim: %w", err)
 	}
-	// Keep the order the mail was addressed in.
-	out := make([]targetBox, 0, len(rows))
-	for _, id := range ids {
-		for _, r := range rows {
-			if r.ID == id {
-				out = append(out, targetBox{r.ID, r.ChannelID, r.MaxAttachmentBytes})
-			}
+	if len(rows) == 0 {
+		return nil, nil, nil
+	}
+	var boxes []targetBox
+	seen := map[int64]bool{}
+	for _, r := range rows {
+		if r.BoxID == nil || seen[*r.ChannelID] {
+			continue
+		}
+		seen[*r.ChannelID] = true
+		boxes = append(boxes, targetBox{*r.BoxID, *r.ChannelID, *r.MaxAttachmentBytes})
+	}
+	if len(boxes) == 0 {
+		return nil, nil, errors.New("none of its mailboxes exists any more")
+	}
+	r := rows[0]
+	return &claimedMail{ID: r.ID, Source: r.Source, EnvelopeFrom: r.EnvelopeFrom, Raw: r.Raw, RawSHA256: r.RawSHA256,
+		Size: r.Size, IntakeWarning: r.IntakeWarning}, boxes, nil
+}
+
+// referencedIDs lists the Message-IDs a mail refers to, in the order threading
+// tries them: In-Reply-To, References newest first, the messages a bounce returns.
+func referencedIDs(p *Parsed, cls Classification) []string {
+	var ids []string
+	ids = append(ids, p.InReplyTo...)
+	for i := len(p.References) - 1; i >= 0; i-- {
+		ids = append(ids, p.References[i])
+	}
+	ids = append(ids, cls.BouncedMessageIDs...)
+	if len(ids) > 200 {
+		ids = ids[:200]
+	}
+	return ids
+}
+
+// arrivalLocks is how many of the Message-IDs a mail refers to (beyond its own)
+// take an arrival lock: the parent a reply races with is In-Reply-To or one of the
+// newest References, and each lock is an entry in Postgres' shared lock table.
+const arrivalLocks = 10
+
+// known is what a channel has stored of the Message-IDs around an arriving mail.
+type known struct {
+	// tickets maps the mail's own and referenced Message-IDs stored in the
+	// channel to their tickets.
+	tickets map[string]int64
+	// answeredOn is the ticket of a stored message that refers to the arriving
+	// mail (a reply ingested before it), or 0.
+	answeredOn int64
+}
+
+// lockArrival opens the ingest transaction of inbound mail id. It
+//   - lets the commit skip waiting for the WAL flush: the raw mail is already
+//     durable, so if the server crashes before the flush the row is still
+//     unprocessed and the sweeper ingests it again, with nothing of the lost
+//     commit left to duplicate;
+//   - takes a transaction lock per channel on the mail's Message-ID and on those
+//     it refers to, so two workers holding the same mail (an SMTP retry, an IMAP
+//     re-sync) or a mail and its reply take turns, and what the next statement
+//     reads is exact: the duplicate check needs no savepoint, and a reply and its
+//     original end on one ticket whichever is ingested first;
+//   - locks the inbound row; ok is false when another worker processed it first;
+//   - reads, per channel, which of the mail's own and referenced Message-IDs are
+//     stored, on which ticket, and whether a stored message refers to this mail.
+func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []string) (map[int64]*known, bool, error) {
+	locked := append([]string{msgID}, refs[:min(len(refs), arrivalLocks)]...)
+	keys := make(tickets.Int64List, 0, len(boxes)*len(locked))
+	channels := make(tickets.Int64List, 0, len(boxes))
+	for _, b := range boxes {
+		for _, mid := range locked {
+			h := fnv.New64a()
+			fmt.Fprintf(h, "mail\x00%d\x00%s", b.channelID, mid)
+			keys = append(keys, int64(h.Sum64()))
+		}
+		channels = append(channels, b.channelID)
+	}
+	slices.Sort(keys) // one order for every worker: no deadlocks between them
+	keys = slices.Compact(keys)
+	if err := tx.Exec(`SELECT set_config('synchronous_commit', 'off', true),
+			(SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(?::bigint[]) AS k ORDER BY 1) s)`,
+		keys).Error; err != nil {
+		return nil, false, fmt.Errorf("lock arrival: %w", err)
+	}
+	var rows []struct {
+		ID              int64
+		ChannelID       *int64
+		MessageIDHeader *string
+		TicketID        *int64
+		Direct          *bool
+	}
+	ids := tickets.StringList(append([]string{msgID}, refs...))
+	err := tx.Raw(`SELECT l.id, m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
+		FROM (SELECT id FROM inbound_mails WHERE id = ? AND processed_at IS NULL FOR UPDATE) l
+		LEFT JOIN messages m ON m.channel_id = ANY(?) AND (
+			(m.message_id_header = ANY(?) AND m.message_id_header <> '')
+			OR (m."references" || string_to_array(NULLIF(m.in_reply_to, ''), ' ')) @> ARRAY[?]::text[])
+		ORDER BY m.id`,
+		ids, id, channels, ids, msgID).Scan(&rows).Error
+	if err != nil {
+		return nil, false, fmt.Errorf("lock inbound row: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, false, nil
+	}
+	out := map[int64]*known{}
+	for _, b := range boxes {
+		out[b.channelID] = &known{tickets: map[string]int64{}}
+	}
+	for _, r := range rows {
+		if r.ChannelID == nil {
+			continue
+		}
+		k := out[*r.ChannelID]
+		switch {
+		case *r.Direct:
+			k.tickets[*r.MessageIDHeader] = *r.TicketID
+		case k.answeredOn == 0:
+			k.answeredOn = *r.TicketID // the earliest reply's ticket
 		}
 	}
-	if len(out) == 0 {
-		return nil, errors.New("none of its mailboxes exists any more")
-	}
-	return out, nil
+	return out, true, nil
 }
 
 // parse reads the raw mail once: the parser consumes it while a hash of the raw
 // bytes is taken for a stable generated Message-ID. A panic in the parser is
 // turned into an error so the mail still becomes a ticket.
-func (g *Ingester) parse(ctx context.Context, id int64, maxPart int64) (p *Parsed, rawSum string, err error) {
-	rc, err := g.Intake.OpenRaw(ctx, id)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", errReadFailed, err)
+func (g *Ingester) parse(row *claimedMail, maxPart int64) (p *Parsed, rawSum string, err error) {
+	var r io.Reader = bytes.NewReader(row.Raw)
+	if row.RawSHA256 != nil {
+		f, err := g.Intake.Blobs.Open(*row.RawSHA256)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: blob: %v", errReadFailed, err)
+		}
+		defer f.Close()
+		r = f
 	}
-	defer rc.Close()
 	h := sha256.New()
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("parser panic: %v", r)
 		}
 	}()
-	p, err = Parse(io.TeeReader(rc, h), ParseOptions{Store: g.Intake.Blobs.Put, MaxPartBytes: maxPart})
+	p, err = Parse(io.TeeReader(r, h), ParseOptions{Store: g.Intake.Blobs.Put, MaxPartBytes: maxPart})
 	if err != nil {
 		return nil, "", err
 	}
-	io.Copy(h, rc) // the parser may stop early (limits); hash all of it
+	io.Copy(h, r) // the parser may stop early (limits); hash all of it
 	return p, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (g *Ingester) rawAttachment(ctx context.Context, id int64, row inboundRow) (ParsedAttachment, error) {
-	att := ParsedAttachment{Filename: fmt.Sprintf("message-%d.eml", id), ContentType: "message/rfc822", Size: row.Size}
+func (g *Ingester) rawAttachment(row *claimedMail) (ParsedAttachment, error) {
+	att := ParsedAttachment{Filename: fmt.Sprintf("message-%d.eml", row.ID), ContentType: "message/rfc822", Size: row.Size}
 	if row.RawSHA256 != nil {
 		att.SHA256 = *row.RawSHA256
 		return att, nil
 	}
-	rc, err := g.Intake.OpenRaw(ctx, id)
-	if err != nil {
-		return att, err
-	}
-	defer rc.Close()
-	att.SHA256, att.Size, err = g.Intake.Blobs.Put(rc, 0)
+	var err error
+	att.SHA256, att.Size, err = g.Intake.Blobs.Put(bytes.NewReader(row.Raw), 0)
 	return att, err
 }
 
 // deliver stores the mail in one channel: thread or open a ticket, add the
-// message and its attachments, mark a bounced outbound message failed.
-func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Parsed, cls Classification, contactID *int64) (IngestedItem, error) {
+// message and its attachments, mark a bounced outbound message failed. k is what
+// the channel has stored of the Message-IDs around the mail.
+func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Parsed, cls Classification,
+	contactID *int64, msgID string, k *known) (IngestedItem, error) {
 	item := IngestedItem{ChannelID: b.channelID, AutoReply: cls.AutoReply, Bounce: cls.Bounce}
-	msgID := cleanText(p.MessageID, 900)
-	var dup []int64
-	if err := tx.Raw(`SELECT ticket_id FROM messages WHERE channel_id = ? AND message_id_header = ?`, b.channelID, msgID).
-		Scan(&dup).Error; err != nil {
-		return item, err
-	}
-	if len(dup) > 0 {
-		item.Duplicate, item.TicketID = true, dup[0]
+	if tid, ok := k.tickets[msgID]; ok {
+		item.Duplicate, item.TicketID = true, tid
 		return item, nil
 	}
-	t, reason, err := findThread(ctx, tx, b.channelID, p, cls, contactID)
+	t, reason, err := findThread(ctx, tx, b.channelID, p, cls, contactID, k)
 	if err != nil {
 		return item, err
 	}
 	item.ThreadedBy = reason
-	err = tx.Transaction(func(tx *gorm.DB) error {
-		if t == nil {
-			subject := cleanText(p.Subject, 998)
-			if subject == "" {
-				subject = "(no subject)"
-			}
-			mb := b.id
-			t, err = g.Tickets.OpenTicket(ctx, tx, tickets.NewTicket{ChannelID: b.channelID, Subject: subject,
-				ContactID: contactID, MailboxID: &mb})
-			if err != nil {
-				return err
-			}
-			item.NewTicket = true
+	if t == nil {
+		subject := cleanText(p.Subject, 998)
+		if subject == "" {
+			subject = "(no subject)"
 		}
-		m := g.message(b, p, cls, contactID, msgID)
-		if err := g.Tickets.AddInboundMessage(ctx, tx, t, m); err != nil {
-			return err
+		mb := b.id
+		t, err = g.Tickets.OpenTicket(ctx, tx, tickets.NewTicket{ChannelID: b.channelID, Subject: subject,
+			ContactID: contactID, MailboxID: &mb})
+		if err != nil {
+			return item, err
 		}
-		if err := g.storeAttachments(tx, m, p); err != nil {
-			return err
-		}
-		item.TicketID, item.MessageID = t.ID, m.ID
-		return g.recordFacts(tx, t, m, p, cls, reason)
-	})
-	if errors.Is(err, tickets.ErrDuplicateMessage) {
-		// Another worker stored the same Message-ID first; the savepoint undid ours.
-		item = IngestedItem{ChannelID: b.channelID, Duplicate: true}
-		return item, nil
+		item.NewTicket = true
 	}
-	return item, err
+	m := g.message(b, p, cls, contactID, msgID)
+	if err := g.Tickets.AddInboundMessage(ctx, tx, t, m); err != nil {
+		// The arrival lock makes this unreachable for mail; should another writer
+		// have stored the Message-ID anyway, the whole ingest rolls back and the
+		// retry finds the message stored.
+		return item, err
+	}
+	if err := g.storeAttachments(tx, m, p); err != nil {
+		return item, err
+	}
+	item.TicketID, item.MessageID = t.ID, m.ID
+	return item, g.recordFacts(tx, t, m, p, cls, reason)
 }
 
 func (g *Ingester) message(b targetBox, p *Parsed, cls Classification, contactID *int64, msgID string) *tickets.Message {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/tickets"
@@ -116,7 +114,7 @@ func (in *Intake) Accept(ctx context.Context, m Arrival, r io.Reader) (int64, er
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (imap_mailbox_id, imap_uidvalidity, imap_uid) WHERE imap_uid IS NOT NULL DO NOTHING
 		RETURNING id`,
-		idList(m.MailboxIDs), m.Source, truncateString(m.EnvelopeFrom, 320), raw, sum, size, imapMailbox, uidValidity, uid,
+		tickets.Int64List(m.MailboxIDs), m.Source, truncateString(m.EnvelopeFrom, 320), raw, sum, size, imapMailbox, uidValidity, uid,
 		truncateString(m.Warning, 1000)).Scan(&id)
 	if res.Error != nil {
 		return 0, fmt.Errorf("accept mail: insert: %w", res.Error)
@@ -202,30 +200,6 @@ func truncateString(s string, n int) string {
 	return s[:n]
 }
 
-// idList maps a Go slice to a Postgres bigint[] parameter; gorm would otherwise
-// expand a plain slice into an IN-style list.
-type idList []int64
-
-// Value implements driver.Valuer; pgx encodes the slice as bigint[].
-func (l idList) Value() (driver.Value, error) {
-	if l == nil {
-		return []int64{}, nil
-	}
-	return []int64(l), nil
-}
-
-// Scan implements sql.Scanner.
-func (l *idList) Scan(src any) error {
-	var out []int64
-	if err := pgTypes.SQLScanner(&out).Scan(src); err != nil {
-		return fmt.Errorf("scan bigint[]: %w", err)
-	}
-	*l = out
-	return nil
-}
-
-var pgTypes = pgtype.NewMap()
-
 // OpenRaw returns the raw bytes of inbound mail id, from the row or the blob store.
 func (in *Intake) OpenRaw(ctx context.Context, id int64) (io.ReadCloser, error) {
 	var row struct {
@@ -248,6 +222,3 @@ func (in *Intake) OpenRaw(ctx context.Context, id int64) (io.ReadCloser, error) 
 	}
 	return io.NopCloser(bytes.NewReader(row.Raw)), nil
 }
-
-// GormDataType lets gorm map struct fields of this type.
-func (idList) GormDataType() string { return "bigint[]" }

@@ -31,7 +31,7 @@ func newIntake(t *testing.T, q *enqueued) *Intake {
 }
 
 type storedRow struct {
-	MailboxIDs idList `gorm:"column:mailbox_ids"`
+	MailboxIDs tickets.Int64List `gorm:"column:mailbox_ids"`
 	Source     string
 	Raw        []byte
 	RawSHA256  *string `gorm:"column:raw_sha256"`

@@ -42,39 +42,21 @@ var (
 
 // findThread picks the ticket of channelID an inbound mail belongs to, in the
 // order the design fixes: Message-IDs we know (In-Reply-To, then References newest
-// first, then the message a bounce returns) → a reply-address token → "[#N]" in the
-// subject, only when the sender already takes part in ticket N (a stranger's mail
-// never lands on someone else's ticket). Nil means a new ticket.
-func findThread(ctx context.Context, tx *gorm.DB, channelID int64, p *Parsed, cls Classification, contactID *int64) (*tickets.Ticket, string, error) {
-	var ids []string
-	ids = append(ids, p.InReplyTo...)
-	for i := len(p.References) - 1; i >= 0; i-- {
-		ids = append(ids, p.References[i])
+// first, then the message a bounce returns; k says which of them the channel has
+// stored), or the ticket of a stored reply to this very mail → a reply-address token
+// → "[#N]" in the subject, only when the sender already takes part in ticket N (a
+// stranger's mail never lands on someone else's ticket). Nil means a new ticket.
+func findThread(ctx context.Context, tx *gorm.DB, channelID int64, p *Parsed, cls Classification, contactID *int64,
+	k *known) (*tickets.Ticket, string, error) {
+	for _, id := range referencedIDs(p, cls) {
+		if tid, ok := k.tickets[id]; ok {
+			t, err := liveTicket(ctx, tx, tid)
+			return t, ThreadByHeader, err
+		}
 	}
-	ids = append(ids, cls.BouncedMessageIDs...)
-	if len(ids) > 0 {
-		if len(ids) > 200 {
-			ids = ids[:200]
-		}
-		var rows []struct {
-			MessageIDHeader string
-			TicketID        int64
-		}
-		err := tx.WithContext(ctx).Raw(`SELECT message_id_header, ticket_id FROM messages
-			WHERE channel_id = ? AND message_id_header IN ?`, channelID, ids).Scan(&rows).Error
-		if err != nil {
-			return nil, "", fmt.Errorf("thread by message-id: %w", err)
-		}
-		byID := make(map[string]int64, len(rows))
-		for _, r := range rows {
-			byID[r.MessageIDHeader] = r.TicketID
-		}
-		for _, id := range ids {
-			if tid, ok := byID[id]; ok {
-				t, err := liveTicket(ctx, tx, tid)
-				return t, ThreadByHeader, err
-			}
-		}
+	if k.answeredOn != 0 {
+		t, err := liveTicket(ctx, tx, k.answeredOn)
+		return t, ThreadByHeader, err
 	}
 
 	for _, addr := range recipientHeaderValues(p) {

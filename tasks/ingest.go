@@ -28,9 +28,12 @@ type ingestPayload struct {
 // deterministic, so enqueueing it again while it waits is a no-op.
 func NewIngestTask(id int64) (*asynq.Task, []asynq.Option) {
 	b, _ := json.Marshal(ingestPayload{ID: id})
-	return asynq.NewTask(TypeIngestMail, b), []asynq.Option{asynq.TaskID(fmt.Sprintf("ingest:%d", id)),
+	return asynq.NewTask(TypeIngestMail, b), []asynq.Option{asynq.TaskID(NewIngestTaskID(id)),
 		asynq.Queue(QueueDefault), asynq.MaxRetry(20), asynq.Timeout(5 * time.Minute)}
 }
+
+// NewIngestTaskID is the asynq task id of the ingest of inbound mail id.
+func NewIngestTaskID(id int64) string { return fmt.Sprintf("ingest:%d", id) }
 
 // EnqueueIngest schedules the ingest of inbound mail id (mail.Intake.Enqueue).
 func (c *Client) EnqueueIngest(ctx context.Context, id int64) error {
@@ -58,11 +61,15 @@ func registerIngest(w *Worker, d Deps) {
 
 // sweepIngest enqueues every unprocessed row older than ingestSweepAge. The
 // deterministic task id keeps a row that is still queued from running twice.
+// Each re-delivery counts as an attempt: a mail whose ingest kills the worker
+// (and so never records a failure) still shows how often it was tried.
 func sweepIngest(ctx context.Context, d Deps) error {
 	var ids []int64
-	err := d.Tickets.DB.WithContext(ctx).Raw(`SELECT id FROM inbound_mails
-		WHERE processed_at IS NULL AND received_at < now() - make_interval(secs => ?)
-		ORDER BY received_at, id LIMIT 5000`, ingestSweepAge.Seconds()).Scan(&ids).Error
+	err := d.Tickets.DB.WithContext(ctx).Raw(`UPDATE inbound_mails SET attempts = attempts + 1
+		WHERE id IN (SELECT id FROM inbound_mails
+			WHERE processed_at IS NULL AND received_at < now() - make_interval(secs => ?)
+			ORDER BY received_at, id LIMIT 5000)
+		RETURNING id`, ingestSweepAge.Seconds()).Scan(&ids).Error
 	if err != nil {
 		return fmt.Errorf("ingest sweep: %w", err)
 	}

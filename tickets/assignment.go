@@ -24,11 +24,7 @@ import (
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
 
 // autoAssign applies the channel's assignment mode to new ticket t inside tx.
-func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket) error {
-	var ch Channel
-	if err := tx.Take(&ch, t.ChannelID).Error; err != nil {
-		return fmt.Errorf("channel %d: %w", t.ChannelID, err)
-	}
+func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Channel) error {
 	var pick *int64
 	switch ch.AssignmentMode {
 	case "default":

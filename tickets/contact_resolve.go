@@ -2,12 +2,10 @@ package tickets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // NormaliseIdentity returns the stored form of an identity value: e-mail addresses
@@ -29,59 +27,65 @@ func (s *Service) ResolveContact(ctx context.Context, tx *gorm.DB, kind, value, 
 	if value == "" {
 		return nil, Invalid("identity", "is empty")
 	}
+	displayName = strings.TrimSpace(displayName)
 	tx = tx.WithContext(ctx)
+	// Every inbound mail and chat message resolves its sender, so each path is one
+	// statement in the common case: a returning sender is one join, a new one is
+	// one insert of both rows.
 	for attempt := 0; attempt < 3; attempt++ {
-		var id ContactIdentity
-		err := tx.Where("kind = ? AND value = ?", kind, value).Take(&id).Error
-		if err == nil {
-			return s.liveContact(tx, id.ContactID, displayName)
-		}
-		if !errors.Is(err, gorm.ErrRecordNotFound) {
+		var found []Contact
+		err := tx.Raw(`SELECT c.* FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+			WHERE i.kind = ? AND i.value = ?`, kind, value).Scan(&found).Error
+		if err != nil {
 			return nil, fmt.Errorf("look up %s identity: %w", kind, err)
 		}
-		c := &Contact{Name: strings.TrimSpace(displayName)}
-		err = tx.Transaction(func(tx2 *gorm.DB) error {
-			if err := tx2.Create(c).Error; err != nil {
-				return err
-			}
-			res := tx2.Clauses(clause.OnConflict{DoNothing: true}).Create(&ContactIdentity{ContactID: c.ID, Kind: kind,
-				Value: value, DisplayName: strings.TrimSpace(displayName)})
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				return errIdentityTaken
-			}
-			return nil
-		})
-		if errors.Is(err, errIdentityTaken) {
-			continue // someone else created it first: read theirs
+		if len(found) > 0 {
+			return s.liveContact(tx, &found[0], displayName)
 		}
+		var created struct {
+			Contact
+			Claimed bool
+		}
+		// ON CONFLICT waits for a concurrent insert of the same identity; when that
+		// one wins, our contact row is removed again and the next round reads theirs.
+		err = tx.Raw(`WITH c AS (
+				INSERT INTO contacts (name, created_at, updated_at) VALUES (?, now(), now()) RETURNING *),
+			i AS (
+				INSERT INTO contact_identities (contact_id, kind, value, display_name, created_at)
+				SELECT id, ?, ?, ?, now() FROM c ON CONFLICT DO NOTHING RETURNING contact_id)
+			SELECT c.*, EXISTS (SELECT 1 FROM i) AS claimed FROM c`,
+			displayName, kind, value, displayName).Scan(&created).Error
 		if err != nil {
 			return nil, fmt.Errorf("create contact: %w", err)
 		}
-		return c, nil
+		if created.Claimed {
+			c := created.Contact
+			return &c, nil
+		}
+		if err := tx.Exec(`DELETE FROM contacts WHERE id = ?`, created.ID).Error; err != nil {
+			return nil, fmt.Errorf("drop contact that lost the identity race: %w", err)
+		}
 	}
 	return nil, fmt.Errorf("resolve contact %s:%s: too much contention", kind, value)
 }
 
-var errIdentityTaken = errors.New("identity taken")
-
-// liveContact follows merge pointers and fills an empty name.
-func (s *Service) liveContact(tx *gorm.DB, id int64, displayName string) (*Contact, error) {
-	for hops := 0; hops < 10; hops++ {
-		var c Contact
-		if err := tx.Take(&c, id).Error; err != nil {
-			return nil, fmt.Errorf("contact %d: %w", id, err)
+// liveContact follows merge pointers from c and fills an empty name.
+func (s *Service) liveContact(tx *gorm.DB, c *Contact, displayName string) (*Contact, error) {
+	for hops := 0; c.MergedIntoID != nil; hops++ {
+		if hops == 10 {
+			return nil, fmt.Errorf("contact %d: merge chain too long", c.ID)
 		}
-		if c.MergedIntoID == nil {
-			if c.Name == "" && strings.TrimSpace(displayName) != "" {
-				c.Name = strings.TrimSpace(displayName)
-				tx.Model(&Contact{}).Where("id = ? AND name = ''", c.ID).Update("name", c.Name)
-			}
-			return &c, nil
+		next := *c.MergedIntoID
+		c = &Contact{}
+		if err := tx.Take(c, next).Error; err != nil {
+			return nil, fmt.Errorf("contact %d: %w", next, err)
 		}
-		id = *c.MergedIntoID
 	}
-	return nil, fmt.Errorf("contact %d: merge chain too long", id)
+	if c.Name == "" && displayName != "" {
+		c.Name = displayName
+		if err := tx.Model(&Contact{}).Where("id = ? AND name = ''", c.ID).Update("name", c.Name).Error; err != nil {
+			return nil, fmt.Errorf("name contact %d: %w", c.ID, err)
+		}
+	}
+	return c, nil
 }

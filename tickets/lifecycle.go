@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ErrDuplicateMessage is returned when a message with the same Message-ID (per
@@ -46,12 +47,38 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 	if err := RecordEvent(tx, t.ID, in.CreatedBy, "created", "", t.Status, nil); err != nil {
 		return nil, err
 	}
+	t.openedIn = tx.Statement.ConnPool
+	ch, responsible, err := arrivalChannel(tx, t.ChannelID)
+	if err != nil {
+		return nil, err
+	}
 	if t.AssigneeID == nil {
-		if err := s.autoAssign(ctx, tx, t); err != nil {
+		if err := s.autoAssign(ctx, tx, t, ch); err != nil {
 			return nil, err
 		}
 	}
-	return t, s.notifyNewTicket(ctx, tx, t, in.CreatedBy)
+	// The channel's responsible agents hear of every new ticket.
+	return t, s.notifyMany(ctx, tx, responsible, in.CreatedBy, Notification{Kind: NotifyNewTicket, TicketID: &t.ID,
+		Data: JSONMap{"subject": t.Subject, "channel_id": t.ChannelID}})
+}
+
+// arrivalChannel reads what opening a ticket needs of its channel (assignment
+// settings and the responsible agents) in one query: it runs for every new ticket.
+func arrivalChannel(tx *gorm.DB, id int64) (Channel, []int64, error) {
+	var row struct {
+		Channel
+		Responsible Int64List
+	}
+	res := tx.Raw(`SELECT c.*, ARRAY(SELECT m.agent_id FROM channel_members m
+			WHERE m.channel_id = c.id AND m.role = ? ORDER BY m.agent_id) AS responsible
+		FROM channels c WHERE c.id = ?`, ResponsibleRole, id).Scan(&row)
+	if res.Error != nil {
+		return Channel{}, nil, fmt.Errorf("channel %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Channel{}, nil, fmt.Errorf("channel %d: %w", id, ErrNotFound)
+	}
+	return row.Channel, row.Responsible, nil
 }
 
 // AddInboundMessage stores a customer's message on ticket t inside tx and applies
@@ -68,21 +95,25 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 	if m.Status == "" {
 		m.Status = MessageReceived
 	}
-	// A savepoint keeps the caller's transaction usable after a unique violation.
-	err := tx.Transaction(func(sp *gorm.DB) error { return sp.Create(m).Error })
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		return ErrDuplicateMessage
+	// ON CONFLICT DO NOTHING, not a savepoint around a unique violation: the
+	// caller's transaction stays usable and the arrival costs one round trip less.
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(m)
+	if res.Error != nil {
+		return fmt.Errorf("store message: %w", res.Error)
 	}
-	if err != nil {
-		return fmt.Errorf("store message: %w", err)
+	if res.RowsAffected == 0 {
+		return ErrDuplicateMessage
 	}
 	now := s.now()
 	// activity_seq counts arrivals for read state (see read.go).
 	updates := map[string]any{"last_activity_at": now, "updated_at": now, "activity_seq": gorm.Expr("activity_seq + 1")}
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
-		if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
-			return err
+		// A ticket opened in this transaction has no replies waiting to be cancelled.
+		if t.openedIn == nil || t.openedIn != tx.Statement.ConnPool {
+			if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
+				return err
+			}
 		}
 	}
 	if t.Status == StatusResolved || t.Status == StatusPending {

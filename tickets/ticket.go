@@ -1,6 +1,10 @@
 package tickets
 
-import "time"
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // Ticket statuses, in workflow order.
 const (
@@ -48,6 +52,10 @@ type Ticket struct {
 	ClosedAt               *time.Time `json:"closed_at"`
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
+
+	// openedIn is the transaction that created the ticket (OpenTicket), so an
+	// arrival in that same transaction skips checks that cannot apply yet.
+	openedIn gorm.ConnPool
 }
 
 // TicketEvent is one entry of a ticket's append-only timeline.

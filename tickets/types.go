@@ -31,6 +31,31 @@ func (l *StringList) Scan(src any) error {
 	return nil
 }
 
+// Int64List maps a Postgres bigint[] column or parameter; gorm would otherwise
+// expand a plain slice into an IN-style list.
+type Int64List []int64
+
+// Value implements driver.Valuer; pgx encodes the slice as bigint[].
+func (l Int64List) Value() (driver.Value, error) {
+	if l == nil {
+		return []int64{}, nil
+	}
+	return []int64(l), nil
+}
+
+// Scan implements sql.Scanner.
+func (l *Int64List) Scan(src any) error {
+	var out []int64
+	if err := pgTypes.SQLScanner(&out).Scan(src); err != nil {
+		return fmt.Errorf("scan bigint[]: %w", err)
+	}
+	*l = out
+	return nil
+}
+
+// GormDataType lets gorm map struct fields of this type.
+func (Int64List) GormDataType() string { return "bigint[]" }
+
 // JSONMap maps a jsonb object column.
 type JSONMap map[string]any
 

@@ -1,0 +1,172 @@
+package mail
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/postdesk/postdesk/internal/testenv"
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// The same mail accepted several times (an SMTP client retrying after a lost 250,
+// an IMAP re-sync) and ingested by several workers at once is one message on one
+// ticket, and a new sender is one contact.
+func TestIngestSameMailConcurrently(t *testing.T) {
+	db := testenv.DB(t)
+	_, mb := newMailbox(t)
+	_, mb2 := newMailbox(t)
+	in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+	ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+	from := unique("race") + "@customer.test"
+	raw := mailFrom("Race <"+from+">", "Twice", unique("race")+"@customer.test", "", "hello")
+
+	const copies = 8
+	var ids []int64
+	for i := 0; i < copies; i++ {
+		id, err := in.Accept(context.Background(), Arrival{MailboxIDs: []int64{mb.ID, mb2.ID}, Source: SourceSMTP},
+			strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, copies*2)
+	for _, id := range ids {
+		for w := 0; w < 2; w++ { // two workers on each row as well
+			wg.Add(1)
+			go func(id int64) {
+				defer wg.Done()
+				if _, err := ing.Process(context.Background(), id); err != nil {
+					errs <- err
+				}
+			}(id)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	var perChannel []struct {
+		ChannelID int64
+		Messages  int
+		Tickets   int
+	}
+	db.Raw(`SELECT channel_id, count(*) AS messages, count(DISTINCT ticket_id) AS tickets FROM messages
+		WHERE from_address = ? GROUP BY channel_id ORDER BY channel_id`, from).Scan(&perChannel)
+	if len(perChannel) != 2 {
+		t.Fatalf("messages per channel = %+v, want one row for each of the two channels", perChannel)
+	}
+	for _, c := range perChannel {
+		if c.Messages != 1 || c.Tickets != 1 {
+			t.Errorf("channel %d: %d messages on %d tickets, want 1 on 1", c.ChannelID, c.Messages, c.Tickets)
+		}
+	}
+	var contacts, unprocessed int64
+	db.Raw(`SELECT count(*) FROM contact_identities WHERE value = ?`, from).Scan(&contacts)
+	if contacts != 1 {
+		t.Errorf("identities for %s = %d, want 1", from, contacts)
+	}
+	db.Raw(`SELECT count(*) FROM inbound_mails WHERE id IN ? AND processed_at IS NULL`, ids).Scan(&unprocessed)
+	if unprocessed != 0 {
+		t.Errorf("%d inbound rows left unprocessed", unprocessed)
+	}
+}
+
+// A failing ingest records its error and counts the attempt; the mail stays
+// unprocessed for the retry, and succeeds once the cause is gone.
+func TestIngestFailureCountsAttempt(t *testing.T) {
+	db := testenv.DB(t)
+	_, mb := newMailbox(t)
+	in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+	ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+	id, err := in.Accept(context.Background(), Arrival{MailboxIDs: []int64{mb.ID}, Source: SourceSMTP},
+		strings.NewReader(mailFrom("a@customer.test", "Fails once", unique("fail")+"@customer.test", "", "hi")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The subject column refuses the ticket for a moment (a stand-in for any
+	// failure inside the ingest transaction).
+	if err := db.Exec(`ALTER TABLE tickets ADD CONSTRAINT block_fails CHECK (subject <> 'Fails once')`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ing.Process(context.Background(), id); err == nil {
+		t.Fatal("ingest succeeded against a blocking constraint")
+	}
+	var row struct {
+		Attempts    int
+		LastError   string
+		ProcessedAt *string
+	}
+	db.Raw(`SELECT attempts, last_error, processed_at::text FROM inbound_mails WHERE id = ?`, id).Scan(&row)
+	if row.Attempts != 1 || !strings.Contains(row.LastError, "block_fails") || row.ProcessedAt != nil {
+		t.Fatalf("after failure: %+v, want attempts 1, the error, unprocessed", row)
+	}
+	db.Exec(`ALTER TABLE tickets DROP CONSTRAINT block_fails`)
+	res, err := ing.Process(context.Background(), id)
+	if err != nil || len(res.Items) != 1 || res.Items[0].TicketID == 0 {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	db.Raw(`SELECT attempts, last_error, processed_at::text FROM inbound_mails WHERE id = ?`, id).Scan(&row)
+	if row.Attempts != 1 || row.LastError != "" || row.ProcessedAt == nil {
+		t.Fatalf("after retry: %+v, want attempts 1, no error, processed", row)
+	}
+}
+
+// A reply ingested before the mail it answers (one IMAP batch, two workers) and
+// that original end on one ticket, in either order and when ingested at once.
+func TestIngestReplyBeforeOriginal(t *testing.T) {
+	_, mb := newMailbox(t)
+	box := []int64{mb.ID}
+	from := "Ann <" + unique("ann") + "@customer.test>"
+
+	orig := unique("orig") + "@customer.test"
+	reply := mailFrom(from, "Re: Lost parcel", unique("re")+"@customer.test", "In-Reply-To: <"+orig+">\r\n", "any news?")
+	first := ingestRaw(t, box, reply)
+	second := ingestRaw(t, box, mailFrom(from, "Lost parcel", orig, "", "where is it?"))
+	if !first[0].NewTicket || second[0].NewTicket || second[0].TicketID != first[0].TicketID ||
+		second[0].ThreadedBy != ThreadByHeader {
+		t.Fatalf("reply %+v then original %+v: want the original on the reply's ticket, threaded by references", first[0], second[0])
+	}
+
+	// Both at once, many times over: always one ticket per pair.
+	db := testenv.DB(t)
+	in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+	ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+	for i := 0; i < 20; i++ {
+		orig := unique("o") + "@customer.test"
+		raws := []string{
+			mailFrom(from, "Order", orig, "", "first"),
+			mailFrom(from, "Re: Order", unique("r")+"@customer.test", "References: <"+orig+">\r\n", "second"),
+		}
+		items := make([][]IngestedItem, 2)
+		var wg sync.WaitGroup
+		for j, raw := range raws {
+			id, err := in.Accept(context.Background(), Arrival{MailboxIDs: box, Source: SourceSMTP}, strings.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := ing.Process(context.Background(), id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				items[j] = res.Items
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		if items[0][0].TicketID != items[1][0].TicketID {
+			t.Fatalf("pair %d: original on ticket %d, reply on %d", i, items[0][0].TicketID, items[1][0].TicketID)
+		}
+	}
+}

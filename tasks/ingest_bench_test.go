@@ -1,0 +1,120 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/postdesk/postdesk/internal/testenv"
+	"github.com/postdesk/postdesk/mail"
+	"github.com/postdesk/postdesk/tickets"
+)
+
+// BenchmarkIngest5KBThroughQueue is mail.BenchmarkIngest5KB with the production
+// hop in place: each committed mail is an asynq task in Redis, run by a worker
+// (concurrency 20) like `postdesk serve`. It reports sustained mails/s and p50/p99
+// from the 250 to the ticket committed.
+func BenchmarkIngest5KBThroughQueue(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	db, err := tickets.OpenDB(ctx, testenv.DSN(b), 40)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := tickets.NewService(db)
+	client := NewClient(testenv.Asynq(b))
+	b.Cleanup(func() { client.Close() })
+	client.Redis().FlushDB(ctx)
+
+	ch := &tickets.Channel{Name: fmt.Sprintf("Bench %d", time.Now().UnixNano()), Kind: "email",
+		AssignmentMode: "default", FromNameFormat: "{agent}", MaxAttachmentBytes: 25 << 20}
+	if err := db.Create(ch).Error; err != nil {
+		b.Fatal(err)
+	}
+	mb := &tickets.Mailbox{ChannelID: ch.ID, Address: fmt.Sprintf("bench%d@example.test", time.Now().UnixNano()),
+		Inbound: "smtp", IMAPPort: 993, IMAPSecurity: "tls", IMAPFolder: "INBOX", IMAPAfter: "seen", SMTPPort: 587,
+		SMTPSecurity: "starttls"}
+	if err := db.Create(mb).Error; err != nil {
+		b.Fatal(err)
+	}
+
+	var started sync.Map // inbound id -> time of the 250
+	var mu sync.Mutex
+	var lat []time.Duration
+	var done atomic.Int64
+	in := &mail.Intake{DB: db, Blobs: &tickets.Blobs{Dir: b.TempDir()}, MaxSize: 25 << 20,
+		Enqueue: func(ctx context.Context, id int64) error {
+			started.Store(id, time.Now())
+			return client.EnqueueIngest(ctx, id)
+		}}
+	ing := &mail.Ingester{Tickets: svc, Intake: in, Hook: func(ctx context.Context, ev mail.Ingested) {
+		if t0, ok := started.Load(ev.InboundMailID); ok {
+			mu.Lock()
+			lat = append(lat, time.Since(t0.(time.Time)))
+			mu.Unlock()
+		}
+		done.Add(1)
+	}}
+	w := NewWorker(testenv.Asynq(b), slog.New(slog.DiscardHandler))
+	Register(w, Deps{Tickets: svc, Client: client, Ingester: ing, Log: slog.New(slog.DiscardHandler)})
+	go w.RunWorker(ctx)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go mail.NewSMTPServer(mail.SMTPConfig{MaxConnsPerIP: 100}, in, nil).Serve(ctx, ln, time.Second)
+
+	b.ResetTimer()
+	start := time.Now()
+	const conns = 4
+	var wg sync.WaitGroup
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			cl, err := smtp.Dial(ln.Addr().String())
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer cl.Close()
+			for i := c; i < b.N; i += conns {
+				if err := cl.SendMail("bench@customer.test", []string{mb.Address}, strings.NewReader(benchMail(i))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			cl.Quit()
+		}(c)
+	}
+	wg.Wait()
+	for done.Load() < int64(b.N) && !b.Failed() {
+		time.Sleep(time.Millisecond)
+	}
+	wall := time.Since(start)
+	b.StopTimer()
+	mu.Lock()
+	slices.Sort(lat)
+	mu.Unlock()
+	if len(lat) > 0 {
+		b.ReportMetric(float64(b.N)/wall.Seconds(), "mails/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+	}
+}
+
+var benchMailSeq atomic.Int64
+
+func benchMail(i int) string {
+	return testenv.Mail5KB(i, fmt.Sprintf("queue-bench-%d-%d", benchMailSeq.Add(1), i))
+}
