@@ -8,8 +8,9 @@ import (
 )
 
 // FuzzParse feeds arbitrary bytes through everything ingest does before touching
-// the database: parsing, classification, quote detection, sanitising and the
-// text clean-up for Postgres. It must never panic or hang, and what it would store
+// the database: parsing, classification, the threading inputs (referenced
+// Message-IDs, reply-address tokens, subject numbers), quote detection, sanitising
+// and the text clean-up for Postgres. It must never panic or hang, and what it would store
 // must be valid UTF-8 without NUL bytes. Found inputs live in testdata/fuzz.
 func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
@@ -31,6 +32,16 @@ func FuzzParse(f *testing.F) {
 			return // only read failures; a bytes.Reader has none, but do not insist
 		}
 		cls := Classify(p)
+		// The threading inputs: what findThread looks up, before it asks Postgres.
+		if refs := referencedIDs(p, cls); len(refs) > 200 {
+			t.Fatalf("%d referenced Message-IDs, want at most 200", len(refs))
+		}
+		for _, addr := range recipientHeaderValues(p) {
+			if m := replyTokenRe.FindStringSubmatch(addr); m != nil && len(m[2]) != 12 {
+				t.Fatalf("reply token %q from %q", m[2], addr)
+			}
+		}
+		subjectNumRe.FindStringSubmatch(p.Subject)
 		text := cleanText(p.Text, DefaultMaxTextBytes)
 		if q := quoteStart(text); q > len(text) {
 			t.Fatalf("quote offset %d beyond text of %d bytes", q, len(text))

@@ -72,3 +72,52 @@ func TestDueSweeperAfterRedisFlush(t *testing.T) {
 		t.Fatalf("new due date: %q %v", kind, err)
 	}
 }
+
+// A bulk change of due dates schedules each ticket's reminders as the single PATCH
+// does: both tasks, under the ids of the new due date.
+func TestBulkDueChangeSchedulesReminders(t *testing.T) {
+	f := newFixture(t, false) // no worker: the scheduled tasks stay in Redis to be inspected
+	anna := f.agent(tickets.RoleAgent)
+	ch := f.channel(anna.ID)
+	insp := asynq.NewInspectorFromRedisClient(f.client.Redis())
+	scheduled := func(id int64) []string {
+		tk := f.reload(id)
+		if tk.DueAt == nil {
+			t.Fatalf("ticket %d has no due date", id)
+		}
+		var missing []string
+		for _, kind := range []string{tickets.NotifyDueReminder, tickets.NotifyDuePassed} {
+			if _, err := insp.GetTaskInfo(QueueDefault, DueTaskID(id, *tk.DueAt, kind)); err != nil {
+				missing = append(missing, kind)
+			}
+		}
+		return missing
+	}
+	due := time.Now().Add(3 * time.Hour)
+	dueRef := &due
+	single := f.ticket(anna, ch, tickets.NewTask{})
+	if _, err := f.svc.UpdateTicket(t.Context(), anna, single.ID, tickets.TicketChange{DueAt: &dueRef}); err != nil {
+		t.Fatal(err)
+	}
+	if missing := scheduled(single.ID); len(missing) > 0 {
+		t.Fatalf("PATCH did not schedule %v", missing)
+	}
+	a, b := f.ticket(anna, ch, tickets.NewTask{}), f.ticket(anna, ch, tickets.NewTask{})
+	if _, err := f.svc.BulkUpdate(t.Context(), anna, []int64{a.ID, b.ID}, tickets.TicketChange{DueAt: &dueRef}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{a.ID, b.ID} {
+		if missing := scheduled(id); len(missing) > 0 {
+			t.Fatalf("bulk change did not schedule %v for ticket %d", missing, id)
+		}
+	}
+	// Moving the date again schedules the new date's reminders too.
+	later := due.Add(24 * time.Hour)
+	laterRef := &later
+	if _, err := f.svc.BulkUpdate(t.Context(), anna, []int64{a.ID}, tickets.TicketChange{DueAt: &laterRef}); err != nil {
+		t.Fatal(err)
+	}
+	if missing := scheduled(a.ID); len(missing) > 0 {
+		t.Fatalf("moved due date: %v not scheduled", missing)
+	}
+}

@@ -37,4 +37,5 @@ func Register(w *Worker, d Deps) {
 	registerMessengers(w, d)
 	registerSnooze(w, d)
 	registerDue(w, d)
+	registerNotifyMail(w, d)
 }

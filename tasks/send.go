@@ -37,6 +37,9 @@ type SendConfig struct {
 	BaseURL string
 	// Hostname is our EHLO name.
 	Hostname string
+	// NotifyFrom is the From address of notification mail to agents (empty:
+	// postdesk@Hostname).
+	NotifyFrom string
 	// TLSConfig, when set, replaces the default TLS settings towards relays.
 	TLSConfig *tls.Config
 	// MaxRetry is the number of retries after a temporary failure (default 8:

@@ -81,8 +81,9 @@ func (s *Service) CreateAgent(ctx context.Context, in NewAgent) (*Agent, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Notification mail is on by default, as Help Scout users expect (migration 00038 says why).
 	a := &Agent{Email: email, Name: in.Name, Role: in.Role, PasswordHash: hash, Status: "offline", UndoSeconds: 10,
-		NotifySound: true, NotifyDesktop: true}
+		NotifySound: true, NotifyDesktop: true, NotifyEmail: true}
 	if err := s.DB.WithContext(ctx).Create(a).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return nil, Invalid("email", "is already taken")

@@ -62,6 +62,11 @@ func (s *Service) BulkUpdate(ctx context.Context, a *Agent, ids []int64, c Ticke
 	if err != nil {
 		return nil, err
 	}
+	// After commit, as UpdateTicket does: each ticket whose due date changed gets
+	// reminders for the new date (the old ones find the date moved and send nothing).
+	for _, up := range out {
+		s.rescheduleDue(ctx, up.Ticket.ID, up.Changed)
+	}
 	return out, nil
 }
 

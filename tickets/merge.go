@@ -9,7 +9,7 @@ import (
 )
 
 // MergeTicket merges ticket id into ticket intoID: its messages and checklist move
-// over, and it closes with merged_into_id pointing at the survivor. Both must be
+// over, the survivor gains its tags, and it closes with merged_into_id pointing at the survivor. Both must be
 // visible to a. Tickets of different contacts are refused unless force (a
 // customer writing from two addresses is one person only if an agent says so).
 func (s *Service) MergeTicket(ctx context.Context, a *Agent, id, intoID int64, force bool) (*Ticket, error) {
@@ -77,15 +77,14 @@ func (s *Service) mergeLocked(ctx context.Context, tx *gorm.DB, a *Agent, src, i
 		return fmt.Errorf("move messages of ticket %d: %w", src.ID, res.Error)
 	}
 	moved := res.RowsAffected
-	if err := tx.Exec(`UPDATE checklist_items SET ticket_id = ? WHERE ticket_id = ?`, into.ID, src.ID).Error; err != nil {
-		return fmt.Errorf("move checklist of ticket %d: %w", src.ID, err)
+	if err := moveChecklist(tx, src.ID, into.ID); err != nil {
+		return err
 	}
-	for _, id := range []int64{src.ID, into.ID} {
-		if err := syncChecklistCounts(tx, id); err != nil {
-			return err
-		}
+	tagsAdded, err := copyTags(tx, src.ID, into.ID)
+	if err != nil {
+		return err
 	}
-	err := tx.Exec(`UPDATE tickets SET
+	err = tx.Exec(`UPDATE tickets SET
 			last_activity_at = GREATEST(last_activity_at, ?),
 			last_customer_activity_at = GREATEST(last_customer_activity_at, ?),
 			updated_at = ?
@@ -103,7 +102,7 @@ func (s *Service) mergeLocked(ctx context.Context, tx *gorm.DB, a *Agent, src, i
 		return err
 	}
 	if err := RecordEvent(tx, into.ID, &a.ID, "merged_from", "", fmt.Sprint(src.ID),
-		JSONMap{"from_id": src.ID, "from_number": src.Number, "messages": moved}); err != nil {
+		JSONMap{"from_id": src.ID, "from_number": src.Number, "messages": moved, "tags_added": tagsAdded}); err != nil {
 		return err
 	}
 	if err := tx.Take(into, into.ID).Error; err != nil {
@@ -112,4 +111,37 @@ func (s *Service) mergeLocked(ctx context.Context, tx *gorm.DB, a *Agent, src, i
 	s.PublishAfterCommit(ctx, LiveEvent{Kind: "ticket.updated", ChannelID: src.ChannelID, TicketID: src.ID})
 	s.PublishAfterCommit(ctx, LiveEvent{Kind: "ticket.updated", ChannelID: into.ChannelID, TicketID: into.ID})
 	return nil
+}
+
+// moveChecklist appends the source's checklist after the target's own items, in
+// the source's order, and recounts both tickets' progress.
+func moveChecklist(tx *gorm.DB, srcID, intoID int64) error {
+	err := tx.Exec(`UPDATE checklist_items SET ticket_id = ?,
+			position = position + (SELECT COALESCE(max(position), 0) FROM checklist_items WHERE ticket_id = ?)
+		WHERE ticket_id = ?`, intoID, intoID, srcID).Error
+	if err != nil {
+		return fmt.Errorf("move checklist of ticket %d: %w", srcID, err)
+	}
+	for _, id := range []int64{srcID, intoID} {
+		if err := syncChecklistCounts(tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTags gives the target every tag of the source it lacks (the merged ticket
+// keeps its own, so its history still reads right) and returns the names added.
+func copyTags(tx *gorm.DB, srcID, intoID int64) ([]string, error) {
+	added := []string{}
+	err := tx.Raw(`WITH added AS (
+			INSERT INTO ticket_tags (ticket_id, tag_id)
+			SELECT ?, tag_id FROM ticket_tags WHERE ticket_id = ?
+			ON CONFLICT DO NOTHING
+			RETURNING tag_id)
+		SELECT g.name FROM added JOIN tags g ON g.id = added.tag_id ORDER BY g.name`, intoID, srcID).Scan(&added).Error
+	if err != nil {
+		return nil, fmt.Errorf("copy tags of ticket %d to %d: %w", srcID, intoID, err)
+	}
+	return added, nil
 }

@@ -28,17 +28,24 @@ type Notification struct {
 	Data      JSONMap    `json:"data"`
 	ReadAt    *time.Time `json:"read_at"`
 	CreatedAt time.Time  `json:"created_at"`
+	// EmailStatus is nil when no e-mail copy was wanted, else pending, sending,
+	// sent or failed; EmailedAt is when the copy went out.
+	EmailStatus *string    `json:"email_status"`
+	EmailedAt   *time.Time `json:"emailed_at"`
 }
 
-// NotificationMailer sends a notification by e-mail to an agent who asked for it
-// (agents.notify_email). It is implemented outside the domain (a queued mail) and
-// optional: nil sends nothing.
+// NotificationMailer queues the e-mail copy of a notification for an agent who
+// asked for it (agents.notify_email). It is implemented outside the domain (an
+// asynq task, tasks/notify_mail.go) and optional: nil queues nothing, and the
+// notification mail sweeper still finds the copies marked pending.
 type NotificationMailer interface {
-	MailNotification(ctx context.Context, agentID, notificationID int64) error
+	MailNotification(ctx context.Context, notificationID int64) error
 }
 
 // Notify stores n inside tx and announces it live once the surrounding Transact
 // commits (see PublishAfterCommit). tx may be nil to write outside a transaction.
+// When the agent wants notification mail the row is marked email_status=pending in
+// the same insert, and the mail is queued after commit.
 func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error {
 	if tx == nil {
 		tx = s.DB
@@ -46,9 +53,19 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 	if n.Data == nil {
 		n.Data = JSONMap{}
 	}
-	n.ID, n.ReadAt = 0, nil
+	n.ID, n.ReadAt, n.EmailStatus, n.EmailedAt = 0, nil, nil, nil
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = s.now()
+	}
+	var wants bool
+	err := tx.WithContext(ctx).Model(&Agent{}).Where("id = ? AND disabled_at IS NULL", n.AgentID).
+		Select("notify_email").Scan(&wants).Error
+	if err != nil {
+		return fmt.Errorf("notification mail setting of agent %d: %w", n.AgentID, err)
+	}
+	if wants {
+		pending := EmailPending
+		n.EmailStatus = &pending
 	}
 	if err := tx.WithContext(ctx).Create(&n).Error; err != nil {
 		return fmt.Errorf("notify agent %d (%s): %w", n.AgentID, n.Kind, err)
@@ -59,15 +76,16 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 		ev.TicketID = *n.TicketID
 	}
 	s.PublishAfterCommit(ctx, ev)
-	if s.Mailer != nil {
-		var wants bool
-		err := tx.WithContext(ctx).Model(&Agent{}).Where("id = ?", n.AgentID).Select("notify_email").Scan(&wants).Error
-		if err == nil && wants {
-			// Mail is a courtesy copy: failing to queue it must not undo the change.
-			if err := s.Mailer.MailNotification(ctx, n.AgentID, n.ID); err != nil {
-				slog.Warn("queue notification mail", "agent_id", n.AgentID, "notification_id", n.ID, "err", err)
+	if wants && s.Mailer != nil {
+		id := n.ID
+		s.AfterCommit(ctx, func(ctx context.Context) {
+			// Mail is a courtesy copy and the sweeper retries it: failing to queue it
+			// must not fail the change that caused it.
+			if err := s.Mailer.MailNotification(ctx, id); err != nil {
+				slog.Warn("queue notification mail; the sweeper will catch it", "agent_id", n.AgentID,
+					"notification_id", id, "err", err)
 			}
-		}
+		})
 	}
 	return nil
 }

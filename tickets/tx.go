@@ -17,6 +17,7 @@ type afterCommitKey struct{}
 type afterCommit struct {
 	mu     sync.Mutex
 	events []LiveEvent
+	funcs  []func(context.Context)
 }
 
 // Transact runs fn in one transaction and publishes the live events queued with
@@ -30,7 +31,24 @@ func (s *Service) Transact(ctx context.Context, fn func(ctx context.Context, tx 
 	for _, ev := range ac.events {
 		s.Publisher.Publish(ctx, ev)
 	}
+	for _, fn := range ac.funcs {
+		fn(ctx)
+	}
 	return nil
+}
+
+// AfterCommit runs fn once the surrounding Transact commits (a rollback drops it):
+// work queued for a worker must not reach it before the rows it reads are visible.
+// Outside Transact it runs at once, and the worker must cope with a row it cannot
+// see yet (retry) or never will (the caller's transaction rolled back).
+func (s *Service) AfterCommit(ctx context.Context, fn func(context.Context)) {
+	if ac, ok := ctx.Value(afterCommitKey{}).(*afterCommit); ok {
+		ac.mu.Lock()
+		ac.funcs = append(ac.funcs, fn)
+		ac.mu.Unlock()
+		return
+	}
+	fn(ctx)
 }
 
 // PublishAfterCommit queues ev until the surrounding Transact commits. Outside

@@ -156,8 +156,38 @@ func TestMergeTickets(t *testing.T) {
 		t.Fatalf("outsider merge: %d", r.Status)
 	}
 
+	// Tags and checklist items travel with the merge; the target keeps its own first.
+	annaC.must(200, "PATCH", "/api/v1/tickets/"+itoa(int(a.ID)), map[string]any{"tags": []string{"vip", "wedding"}}, nil)
+	annaC.must(200, "PATCH", "/api/v1/tickets/"+itoa(int(b.ID)), map[string]any{"tags": []string{"Wedding", "urgent"}}, nil)
+	for _, it := range []struct {
+		id   int64
+		text string
+	}{{a.ID, "order roses"}, {a.ID, "book the van"}, {b.ID, "call the venue"}} {
+		annaC.must(201, "POST", "/api/v1/tickets/"+itoa(int(it.id))+"/checklist", map[string]any{"text": it.text}, nil)
+	}
+
 	var into ticketJSON
 	annaC.must(200, "POST", p, map[string]any{"into_id": b.ID}, &into)
+	var tags []string
+	h.svc.DB.Raw(`SELECT g.name FROM ticket_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.ticket_id = ? ORDER BY lower(g.name)`,
+		b.ID).Scan(&tags)
+	if strings.Join(tags, ",") != "urgent,vip,wedding" && strings.Join(tags, ",") != "urgent,vip,Wedding" {
+		t.Fatalf("target tags after merge: %v", tags)
+	}
+	var items []tickets.ChecklistItem
+	h.svc.DB.Where("ticket_id = ?", b.ID).Order("position, id").Find(&items)
+	var texts []string
+	for _, it := range items {
+		texts = append(texts, it.Text)
+	}
+	if strings.Join(texts, "|") != "call the venue|order roses|book the van" || into.ChecklistTotal != 3 {
+		t.Fatalf("target checklist after merge: %v (total %d)", texts, into.ChecklistTotal)
+	}
+	var ev tickets.TicketEvent
+	h.svc.DB.Where("ticket_id = ? AND kind = 'merged_from'", b.ID).Take(&ev)
+	if added, _ := ev.Data["tags_added"].([]any); len(added) != 1 || added[0] != "vip" {
+		t.Fatalf("merged_from event: %+v", ev.Data)
+	}
 	if into.ID != b.ID || count(b.ID) != 2 || count(a.ID) != 0 {
 		t.Fatalf("after merge: into %+v, messages %d/%d", into, count(a.ID), count(b.ID))
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -55,7 +56,14 @@ func (s *Server) channelBoard(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	b, err := s.tickets.Board(c.Request.Context(), agent(c), id)
+	q := tickets.BoardQuery{Status: c.Query("status"), Cursor: c.Query("cursor")}
+	if l := c.Query("limit"); l != "" {
+		if q.Limit, err = strconv.Atoi(l); err != nil || q.Limit < 1 {
+			fail(c, badRequest("invalid query", map[string]string{"limit": "must be a positive number"}))
+			return
+		}
+	}
+	b, err := s.tickets.Board(c.Request.Context(), agent(c), id, q)
 	if err != nil {
 		fail(c, err)
 		return

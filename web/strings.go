@@ -149,6 +149,7 @@ var uiStrings = map[string]string{
 	"board.add":       "Add a card",
 	"board.add_title": "New task",
 	"board.none":      "No task channels yet.",
+	"board.more":      "Show more",
 
 	"contacts.title":      "Contacts",
 	"contacts.search":     "Search contacts",
@@ -164,6 +165,7 @@ var uiStrings = map[string]string{
 	"settings.undo":             "Undo window (seconds)",
 	"settings.sound":            "Sound on a new conversation",
 	"settings.desktop":          "Desktop notification on a new conversation",
+	"settings.notify_email":     "E-mail me my notifications (assignments, mentions, reminders)",
 	"settings.save":             "Save",
 	"settings.saved":            "Saved.",
 	"settings.channels":         "Channels",

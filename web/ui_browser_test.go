@@ -462,6 +462,32 @@ func TestBrowserInbox(t *testing.T) {
 		p.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`.cards[data-status="resolved"] `+card)))
 	})
 
+	t.Run("board_column_shows_more", func(t *testing.T) {
+		p := p.in(t)
+		// 230 pending cards: the column shows its first 200 and reads the rest on "Show more".
+		err := e.h.svc.DB.Exec(`INSERT INTO tickets (channel_id, kind, subject, status, position)
+			SELECT ?, 'task', 'Bulk card ' || g, 'pending', g FROM generate_series(1, 230) g`, e.tasks).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			e.h.svc.DB.Exec(`DELETE FROM tickets WHERE channel_id = ? AND subject LIKE 'Bulk card %'`, e.tasks)
+		})
+		pending := `.cards[data-status="pending"]`
+		p.do(chromedp.Navigate(p.base+"/board/"+itoa(int(e.tasks))),
+			chromedp.WaitVisible(chromedp.CSS(`[data-more="pending"]`)))
+		if n := p.text(`[data-count="pending"]`); n != "200+" {
+			t.Fatalf("pending count shows %q, want 200+", n)
+		}
+		p.do(chromedp.ScrollIntoView(chromedp.CSS(`[data-more="pending"]`)), chromedp.Click(chromedp.CSS(`[data-more="pending"]`)))
+		p.waitJS(`document.querySelectorAll('`+pending+` .card').length === 230`, "all 230 pending cards")
+		p.waitJS(`document.querySelector('[data-more="pending"]').hidden`, "the more button gone")
+		if last := p.text(pending + ` .card:last-child a`); !strings.HasSuffix(last, "Bulk card 230") {
+			t.Fatalf("last pending card %q, want Bulk card 230", last)
+		}
+		p.shot("board-more")
+	})
+
 	t.Run("contacts_search_and_page", func(t *testing.T) {
 		p := p.in(t)
 		p.do(chromedp.Navigate(p.base+"/contacts?q=rosa"), chromedp.WaitVisible(chromedp.CSS(".contact-rows a")))

@@ -32,6 +32,7 @@ type Config struct {
 	Hostname         string        `env:"POSTDESK_HOSTNAME" default:"localhost" doc:"Host name for Message-IDs and the SMTP greeting"`
 	DataDir          string        `env:"POSTDESK_DATA_DIR" default:"./data" doc:"Directory for attachment blobs"`
 	SMTPRelay        string        `env:"POSTDESK_SMTP_RELAY" default:"smtp://127.0.0.1:1025" doc:"Default outbound relay, smtp://user:pass@host:port"`
+	NotifyFrom       string        `env:"POSTDESK_NOTIFY_FROM" default:"" doc:"From address of notification e-mails to agents, sent through POSTDESK_SMTP_RELAY (empty: postdesk@POSTDESK_HOSTNAME)"`
 	IMAPPollInterval time.Duration `env:"POSTDESK_IMAP_POLL_INTERVAL" default:"60s" doc:"How often IMAP mailboxes are polled (mailboxes idling with IDLE get mail at once)"`
 	IMAPIdleSessions int           `env:"POSTDESK_IMAP_IDLE_SESSIONS" default:"8" doc:"IMAP mailboxes one worker process keeps in IDLE at once (0: never idle, always poll)"`
 	AdminEmail       string        `env:"POSTDESK_ADMIN_EMAIL" default:"" doc:"E-mail of the first admin, created when no agent exists"`

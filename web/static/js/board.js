@@ -1,4 +1,5 @@
-// The task board: cards from GET /channels/{id}/board, dragged within and between
+// The task board: cards from GET /channels/{id}/board (a page per column, more on
+// request), dragged within and between
 // columns (SortableJS) and saved with PATCH /tickets/{id} {status, position}; a
 // quick-add card creates a task; live events of the channel refresh the board.
 (function () {
@@ -34,17 +35,56 @@
     return li;
   }
 
+  // A column returns its first 200 cards and a cursor for the rest; "Show more"
+  // reads the next page. shown remembers how far each column was read, so a refresh
+  // (a move, a live event) reads as far again instead of dropping the reader back.
+  const shown = {};
+  const boardPath = "/channels/" + channelId + "/board";
+
+  async function nextPage(status, cursor) {
+    const b = await PD.api("GET", boardPath + "?status=" + status + "&cursor=" + encodeURIComponent(cursor));
+    return b.columns[0];
+  }
+
+  function show(status, cards, next, append) {
+    const ol = board.querySelector(`.cards[data-status="${status}"]`);
+    if (append) ol.append(...cards.map(card));
+    else ol.replaceChildren(...cards.map(card));
+    shown[status] = ol.children.length;
+    board.querySelector(`[data-count="${status}"]`).textContent = ol.children.length + (next ? "+" : "");
+    const more = board.querySelector(`[data-more="${status}"]`);
+    more.hidden = !next;
+    more.dataset.cursor = next || "";
+  }
+
   async function load() {
     let b;
-    try { b = await PD.api("GET", "/channels/" + channelId + "/board"); } catch (err) { PD.fail(err); return; }
+    try { b = await PD.api("GET", boardPath); } catch (err) { PD.fail(err); return; }
     for (const col of b.columns) {
-      const ol = board.querySelector(`.cards[data-status="${col.status}"]`);
-      if (!ol) continue;
-      ol.replaceChildren(...col.cards.map(card));
-      board.querySelector(`[data-count="${col.status}"]`).textContent = col.cards.length + (col.more ? "+" : "");
+      if (!board.querySelector(`.cards[data-status="${col.status}"]`)) continue;
+      let cards = col.cards, next = col.next_cursor;
+      try {
+        while (next && cards.length < (shown[col.status] || 0)) {
+          const page = await nextPage(col.status, next);
+          cards = cards.concat(page.cards);
+          next = page.next_cursor;
+        }
+      } catch (err) { PD.fail(err); }
+      show(col.status, cards, next, false);
     }
     board.dataset.loaded = "true";
   }
+
+  board.addEventListener("click", async (e) => {
+    const more = e.target.closest("[data-more]");
+    if (!more || !more.dataset.cursor) return;
+    more.disabled = true;
+    try {
+      const page = await nextPage(more.dataset.more, more.dataset.cursor);
+      show(more.dataset.more, page.cards, page.next_cursor, true);
+    } catch (err) { PD.fail(err); }
+    more.disabled = false;
+  });
 
   // A moved card takes a position between its new neighbours.
   async function moved(ev) {
