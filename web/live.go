@@ -34,8 +34,9 @@ type Live struct {
 	once   sync.Once
 }
 
-// liveTopic is the Redis pub/sub channel all processes share.
-const liveTopic = "postdesk:live"
+// liveTopic is the Redis pub/sub channel all processes share. Pub/sub ignores
+// Redis database numbers, so tests give each test process a topic of its own.
+var liveTopic = "postdesk:live"
 
 // Live event kinds beyond those the domain raises.
 const (
