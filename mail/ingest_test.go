@@ -170,3 +170,30 @@ func TestIngestReplyBeforeOriginal(t *testing.T) {
 		}
 	}
 }
+
+// Each arrival counts once on the ticket's activity_seq (read state): the mail
+// that opens a ticket and each reply after it.
+func TestIngestCountsArrivals(t *testing.T) {
+	db := testenv.DB(t)
+	_, mb := newMailbox(t)
+	from := "Cy <" + unique("cy") + "@customer.test>"
+	first := unique("first") + "@customer.test"
+	items := ingestRaw(t, []int64{mb.ID}, mailFrom(from, "Count me", first, "", "one"))
+	seq := func() (n int64) {
+		db.Raw(`SELECT activity_seq FROM tickets WHERE id = ?`, items[0].TicketID).Scan(&n)
+		return n
+	}
+	if n := seq(); n != 1 {
+		t.Fatalf("activity_seq after the opening mail = %d, want 1", n)
+	}
+	for i := 0; i < 2; i++ {
+		re := ingestRaw(t, []int64{mb.ID}, mailFrom(from, "Re: Count me", unique("re")+"@customer.test",
+			"In-Reply-To: <"+first+">\r\n", "more"))
+		if re[0].TicketID != items[0].TicketID {
+			t.Fatalf("reply %d: %+v, want it on ticket %d", i, re[0], items[0].TicketID)
+		}
+	}
+	if n := seq(); n != 3 {
+		t.Fatalf("activity_seq after two replies = %d, want 3", n)
+	}
+}

@@ -56,11 +56,15 @@ type NotifyMailQueue struct {
 	Client *Client
 }
 
-// MailNotification queues the e-mail copy of notification id.
-func (q *NotifyMailQueue) MailNotification(ctx context.Context, id int64) error {
+// MailNotification queues the e-mail copy of notification id to run after delay.
+func (q *NotifyMailQueue) MailNotification(ctx context.Context, id int64, delay time.Duration) error {
 	b, _ := json.Marshal(notifyMailPayload{NotificationID: id})
-	return q.Client.Enqueue(ctx, asynq.NewTask(TypeNotifyMail, b), asynq.TaskID(NotifyMailTaskID(id)),
-		asynq.Queue(QueueDefault), asynq.MaxRetry(notifyMailMaxRetry), asynq.Timeout(5*time.Minute))
+	opts := []asynq.Option{asynq.TaskID(NotifyMailTaskID(id)), asynq.Queue(QueueDefault),
+		asynq.MaxRetry(notifyMailMaxRetry), asynq.Timeout(5 * time.Minute)}
+	if delay > 0 {
+		opts = append(opts, asynq.ProcessIn(delay))
+	}
+	return q.Client.Enqueue(ctx, asynq.NewTask(TypeNotifyMail, b), opts...)
 }
 
 // NotifyMailer delivers notification copies through the default relay
@@ -100,7 +104,7 @@ func SweepNotifyMail(ctx context.Context, svc *tickets.Service, q tickets.Notifi
 		return 0, err
 	}
 	for _, id := range ids {
-		if err := q.MailNotification(ctx, id); err != nil {
+		if err := q.MailNotification(ctx, id, 0); err != nil {
 			return 0, fmt.Errorf("sweep notification mail %d: %w", id, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/internal/testenv"
 	pdmail "github.com/postdesk/postdesk/mail"
@@ -199,6 +200,38 @@ func TestNotificationMailBatchesWhatWaits(t *testing.T) {
 				t.Errorf("digest lacks %q:\n%s", want, body)
 			}
 		}
+	}
+}
+
+// A notification written in a transaction of the caller's own (mail ingest opens
+// tickets so) is mailed once that transaction commits, not lost to a task that ran
+// before the row was visible.
+func TestNotificationMailFromOwnTransaction(t *testing.T) {
+	f := newMailFixture(t)
+	keen := f.agent(tickets.RoleAgent)
+	ch := f.channel(keen.ID)
+	if err := f.svc.SetMember(t.Context(), f.admin, ch, keen.ID, tickets.ResponsibleRole); err != nil {
+		t.Fatal(err)
+	}
+	var tk *tickets.Ticket
+	err := f.svc.DB.Transaction(func(tx *gorm.DB) error {
+		var err error
+		tk, err = f.svc.OpenTicket(t.Context(), tx, tickets.NewTicket{ChannelID: ch, Kind: tickets.KindTask,
+			Subject: "Delivery van broke down"})
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second) // commit late, as a busy ingest does
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.notification(keen.ID, tk.ID, tickets.NotifyNewTicket)
+	eventually(t, "the new-ticket copy sent", func() bool { return f.emailStatus(n.ID) == tickets.EmailSent })
+	msgs := f.sink.Messages()
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Data), "Subject: New ticket: [#") {
+		t.Fatalf("sink got %d mails: %v", len(msgs), msgs)
 	}
 }
 

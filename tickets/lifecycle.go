@@ -40,14 +40,21 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 		Priority: in.Priority, ContactID: in.ContactID, MailboxID: in.MailboxID,
 		MessengerConnectionID: in.MessengerConnectionID, AssigneeID: in.AssigneeID, WakeOnReply: true,
 		LastActivityAt: now, LastCustomerActivityAt: now, CreatedAt: now, UpdatedAt: now}
+	if in.CreatedBy == nil {
+		// Opened by an arrival: count it here, so storing that first message
+		// (AddInboundMessage in the same transaction) needs no UPDATE of the ticket.
+		t.ActivitySeq = 1
+	}
 	tx = tx.WithContext(ctx)
 	if err := tx.Create(t).Error; err != nil {
 		return nil, fmt.Errorf("create ticket: %w", err)
 	}
+	if in.CreatedBy == nil {
+		t.arrivalIn = tx.Statement.ConnPool
+	}
 	if err := RecordEvent(tx, t.ID, in.CreatedBy, "created", "", t.Status, nil); err != nil {
 		return nil, err
 	}
-	t.openedIn = tx.Statement.ConnPool
 	ch, responsible, err := arrivalChannel(tx, t.ChannelID)
 	if err != nil {
 		return nil, err
@@ -104,16 +111,19 @@ func (s *Service) AddInboundMessage(ctx context.Context, tx *gorm.DB, t *Ticket,
 	if res.RowsAffected == 0 {
 		return ErrDuplicateMessage
 	}
+	if t.arrivalIn != nil && t.arrivalIn == tx.Statement.ConnPool {
+		// The message that opens the ticket: OpenTicket already counted it and set
+		// the activity times; a new ticket is neither resolved nor snoozed.
+		t.arrivalIn = nil
+		return nil
+	}
 	now := s.now()
 	// activity_seq counts arrivals for read state (see read.go).
 	updates := map[string]any{"last_activity_at": now, "updated_at": now, "activity_seq": gorm.Expr("activity_seq + 1")}
 	if !m.IsAutoReply && !m.IsBounce {
 		updates["last_customer_activity_at"] = now
-		// A ticket opened in this transaction has no replies waiting to be cancelled.
-		if t.openedIn == nil || t.openedIn != tx.Statement.ConnPool {
-			if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
-				return err
-			}
+		if err := s.CancelOnCustomerReply(ctx, tx, t.ID); err != nil {
+			return err
 		}
 	}
 	if t.Status == StatusResolved || t.Status == StatusPending {

@@ -35,12 +35,17 @@ type Notification struct {
 }
 
 // NotificationMailer queues the e-mail copy of a notification for an agent who
-// asked for it (agents.notify_email). It is implemented outside the domain (an
-// asynq task, tasks/notify_mail.go) and optional: nil queues nothing, and the
-// notification mail sweeper still finds the copies marked pending.
+// asked for it (agents.notify_email), to be sent after delay. It is implemented
+// outside the domain (an asynq task, tasks/notify_mail.go) and optional: nil queues
+// nothing, and the notification mail sweeper still finds the copies marked pending.
 type NotificationMailer interface {
-	MailNotification(ctx context.Context, notificationID int64) error
+	MailNotification(ctx context.Context, notificationID int64, delay time.Duration) error
 }
+
+// uncommittedMailDelay holds back the mail of a notification written in a
+// transaction Transact does not manage (mail ingest runs its own): queued at once,
+// the task would look for a row not yet committed and wait a whole retry backoff.
+const uncommittedMailDelay = 3 * time.Second
 
 // Notify stores n inside tx and announces it live once the surrounding Transact
 // commits (see PublishAfterCommit). tx may be nil to write outside a transaction.
@@ -77,11 +82,14 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 	}
 	s.PublishAfterCommit(ctx, ev)
 	if wants && s.Mailer != nil {
-		id := n.ID
+		id, delay := n.ID, time.Duration(0)
+		if !inTransact(ctx) {
+			delay = uncommittedMailDelay
+		}
 		s.AfterCommit(ctx, func(ctx context.Context) {
 			// Mail is a courtesy copy and the sweeper retries it: failing to queue it
 			// must not fail the change that caused it.
-			if err := s.Mailer.MailNotification(ctx, id); err != nil {
+			if err := s.Mailer.MailNotification(ctx, id, delay); err != nil {
 				slog.Warn("queue notification mail; the sweeper will catch it", "agent_id", n.AgentID,
 					"notification_id", id, "err", err)
 			}

@@ -53,9 +53,15 @@ type Ticket struct {
 	CreatedAt              time.Time  `json:"created_at"`
 	UpdatedAt              time.Time  `json:"updated_at"`
 
-	// openedIn is the transaction that created the ticket (OpenTicket), so an
-	// arrival in that same transaction skips checks that cannot apply yet.
-	openedIn gorm.ConnPool
+	// ActivitySeq counts arrivals for read state (read.go). It is set when the
+	// ticket is created and afterwards only raised in SQL (activity_seq + 1), so
+	// concurrent arrivals never overwrite each other's count.
+	ActivitySeq int64 `json:"-"`
+
+	// arrivalIn is the transaction in which OpenTicket counted the arrival that
+	// opens the ticket, so AddInboundMessage in that transaction does not count
+	// it again or look for replies that cannot exist yet.
+	arrivalIn gorm.ConnPool
 }
 
 // TicketEvent is one entry of a ticket's append-only timeline.

@@ -37,6 +37,12 @@ func (s *Service) Transact(ctx context.Context, fn func(ctx context.Context, tx 
 	return nil
 }
 
+// inTransact reports whether ctx belongs to a Transact, whose commit AfterCommit waits for.
+func inTransact(ctx context.Context) bool {
+	_, ok := ctx.Value(afterCommitKey{}).(*afterCommit)
+	return ok
+}
+
 // AfterCommit runs fn once the surrounding Transact commits (a rollback drops it):
 // work queued for a worker must not reach it before the rows it reads are visible.
 // Outside Transact it runs at once, and the worker must cope with a row it cannot
