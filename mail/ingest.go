@@ -73,7 +73,6 @@ type claimedMail struct {
 // takes the locks, one locks the row and reads every Message-ID the mail refers
 // to, and the rest write what the mail becomes.
 func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
-	db := g.Tickets.DB.WithContext(ctx)
 	row, boxes, err := g.claim(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("ingest mail %d: %w", id, err)
@@ -115,7 +114,9 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 	msgID := cleanText(p.MessageID, 900)
 
 	out := &Ingested{InboundMailID: id}
-	err = db.Transaction(func(tx *gorm.DB) error {
+	// Transact, not a bare transaction: notifications and live events raised
+	// inside (assignment, new ticket) go out once the ticket is committed.
+	err = g.Tickets.Transact(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		stored, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls))
 		if err != nil || !ok {
 			return err
