@@ -62,9 +62,10 @@ type sortKey struct {
 	desc  bool // default direction
 }
 
-// Each ordering is served by an index: priority by tickets_queue_idx (one channel)
-// or tickets_queue_all_idx (many), last_activity and created_at by
-// tickets_channel_{activity,created}_idx, due_at by tickets_due_idx.
+// Each ordering is served by an index: priority by tickets_queue_idx (one channel),
+// tickets_queue_all_idx (many) or tickets_mine_queue_idx (an assignee),
+// last_activity and created_at by tickets_queue_{activity,created}_idx (default
+// queue) or tickets_channel_{activity,created}_idx, due_at by tickets_due_idx.
 var sortKeys = map[string]sortKey{
 	"priority": {exprs: []string{"t.priority_rank", "t.last_customer_activity_at", "t.id"},
 		types: []string{"smallint", "timestamptz", "bigint"}, desc: true},
@@ -194,15 +195,25 @@ func (s *Service) ListTickets(ctx context.Context, a *Agent, f TicketFilter) (*T
 	for i, e := range key.exprs {
 		order[i] = e + " " + dir
 	}
+	// The page's ids first, then its rows: the inner query reads only columns the
+	// queue indexes carry (INCLUDE), so filtering and ordering are index-only and
+	// cost the same whichever plan the estimates pick; just the page's rows are
+	// read from the table. (Without it, a "mine + unread" page sorted a bitmap
+	// scan of the agent's whole assignment history when the planner underestimated
+	// how many of their tickets match.)
 	sql := `SELECT t.*, t.activity_seq > COALESCE(r.seen_seq, 0) AS unread, COALESCE(c.name, '') AS contact_name
-FROM tickets t
+FROM (SELECT t.id
+        FROM tickets t
+        LEFT JOIN ticket_reads r ON r.agent_id = ? AND r.ticket_id = t.id
+       WHERE ` + q.sql() + `
+       ORDER BY ` + strings.Join(order, ", ") + `
+       LIMIT ?) page
+JOIN tickets t ON t.id = page.id
 LEFT JOIN ticket_reads r ON r.agent_id = ? AND r.ticket_id = t.id
 LEFT JOIN contacts c ON c.id = t.contact_id
-WHERE ` + q.sql() + `
-ORDER BY ` + strings.Join(order, ", ") + `
-LIMIT ?`
+ORDER BY ` + strings.Join(order, ", ")
 	args := append([]any{a.ID}, q.args...)
-	args = append(args, f.Limit+1)
+	args = append(args, f.Limit+1, a.ID)
 	var items []TicketListItem
 	if err := s.DB.WithContext(ctx).Raw(sql, args...).Scan(&items).Error; err != nil {
 		return nil, fmt.Errorf("list tickets: %w", err)

@@ -81,61 +81,8 @@ type ViewCounts struct {
 	Overdue    int64 `json:"overdue"`
 }
 
-// Sidebar returns the view counts and, per channel agent a may see, the tickets in
-// its default queue and how many of those are unread for a (channels with none are
-// absent). One pass over unfinished tickets: tickets_sidebar_idx (partial on
-// the unfinished statuses, INCLUDE the counted columns) joined to
-// ticket_reads_seen_idx, grouped by channel.
-func (s *Service) Sidebar(ctx context.Context, a *Agent) (*ViewCounts, map[int64]ChannelCount, error) {
-	scope, args := ChannelScopeSQL(a, "t.channel_id")
-	var rows []struct {
-		ChannelID  int64
-		Open       int64
-		Unread     int64
-		Mine       int64
-		Unassigned int64
-		Snoozed    int64
-		Overdue    int64
-	}
-	err := s.DB.WithContext(ctx).Raw(`SELECT t.channel_id,
-       count(*) FILTER (WHERE t.snoozed_until IS NULL) AS open,
-       count(*) FILTER (WHERE t.snoozed_until IS NULL AND `+unreadSQL+`) AS unread,
-       count(*) FILTER (WHERE t.snoozed_until IS NULL AND t.assignee_id = ?) AS mine,
-       count(*) FILTER (WHERE t.snoozed_until IS NULL AND t.assignee_id IS NULL) AS unassigned,
-       count(*) FILTER (WHERE t.snoozed_until IS NOT NULL) AS snoozed,
-       count(*) FILTER (WHERE t.snoozed_until IS NULL AND t.due_at < ?) AS overdue
-FROM tickets t
-LEFT JOIN ticket_reads r ON r.agent_id = ? AND r.ticket_id = t.id
-WHERE `+scope+`
-  AND t.status IN ('new', 'open', 'pending')
-GROUP BY t.channel_id`, append([]any{a.ID, s.now(), a.ID}, args...)...).Scan(&rows).Error
-	if err != nil {
-		return nil, nil, fmt.Errorf("sidebar counts: %w", err)
-	}
-	v := &ViewCounts{}
-	chans := make(map[int64]ChannelCount, len(rows))
-	for _, r := range rows {
-		v.Mine += r.Mine
-		v.Unassigned += r.Unassigned
-		v.AllOpen += r.Open
-		v.Unread += r.Unread
-		v.Snoozed += r.Snoozed
-		v.Overdue += r.Overdue
-		if r.Open > 0 {
-			chans[r.ChannelID] = ChannelCount{ChannelID: r.ChannelID, OpenCount: r.Open, UnreadCount: r.Unread}
-		}
-	}
-	return v, chans, nil
-}
-
 // ChannelCounts is the per-channel part of Sidebar.
 func (s *Service) ChannelCounts(ctx context.Context, a *Agent) (map[int64]ChannelCount, error) {
 	_, chans, err := s.Sidebar(ctx, a)
 	return chans, err
-}
-
-// Views is the view part of Sidebar; callers wanting both should call Sidebar once.
-func (s *Service) Views(ctx context.Context, a *Agent) (*ViewCounts, error) {
-	v, _, err := s.Sidebar(ctx, a)
-	return v, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -197,6 +198,19 @@ func TestTicketQueue(t *testing.T) {
 		annaC.must(200, "GET", "/api/v1/views/counts", nil, &v)
 		if v.Mine != 1 || v.Unassigned != 3 || v.AllOpen != 4 || v.Unread != 3 || v.Overdue != 1 || v.Snoozed != 0 {
 			t.Fatalf("views %+v", v)
+		}
+		// The UI's sidebar fragment shows the same numbers.
+		side := string(annaC.must(200, "GET", "/ui/sidebar", nil, nil).Body)
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`data-view="mine"[^>]*>[^<]*<span class="count">1</span>`),
+			regexp.MustCompile(`data-view="unassigned"[^>]*>[^<]*<span class="count">3</span>`),
+			regexp.MustCompile(`data-view="all"[^>]*>[^<]*<span class="count">4</span>`),
+			regexp.MustCompile(`data-view="overdue"[^>]*>[^<]*<span class="count">1</span>`),
+			regexp.MustCompile(fmt.Sprintf(`(?s)data-channel="%d".*?<span class="count unread"[^>]*>3</span>\s*<span class="count"[^>]*>4</span>`, ch)),
+		} {
+			if !want.MatchString(side) {
+				t.Fatalf("sidebar fragment lacks %s:\n%s", want, side)
+			}
 		}
 	})
 }

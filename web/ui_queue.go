@@ -8,26 +8,23 @@ import (
 )
 
 // The queue and the sidebar read through the same domain calls as the JSON API
-// (tickets.ListTickets, ChannelCounts, Views, ListMessages), so the page and
+// (tickets.ListTickets, Sidebar, ListMessages), so the page and
 // GET /api/v1/tickets always agree on what a queue holds.
 
 // fillSidebar loads the channels the agent sees with their counts, and the view
-// counts.
+// counts. Channel and view counts come from one Sidebar call: it is one pass over
+// the unfinished tickets, and asking twice would double the sidebar's cost.
 func (s *Server) fillSidebar(ctx context.Context, a *tickets.Agent, d *inboxData) error {
 	if err := s.fillChannels(ctx, a, d); err != nil {
 		return err
 	}
-	counts, err := s.tickets.ChannelCounts(ctx, a)
+	v, counts, err := s.tickets.Sidebar(ctx, a)
 	if err != nil {
 		return err
 	}
 	for i := range d.Channels {
 		n := counts[d.Channels[i].ID]
 		d.Channels[i].Open, d.Channels[i].Unread = n.OpenCount, n.UnreadCount
-	}
-	v, err := s.tickets.Views(ctx, a)
-	if err != nil {
-		return err
 	}
 	d.Views = map[string]int64{"mine": v.Mine, "unassigned": v.Unassigned, "all": v.AllOpen, "snoozed": v.Snoozed,
 		"overdue": v.Overdue}
