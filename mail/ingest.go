@@ -73,7 +73,6 @@ type claimedMail struct {
 // takes the locks, one locks the row and reads every Message-ID the mail refers
 // to, and the rest write what the mail becomes.
 func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
-	db := g.Tickets.DB.WithContext(ctx)
 	row, boxes, err := g.claim(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("ingest mail %d: %w", id, err)
@@ -115,7 +114,9 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 	msgID := cleanText(p.MessageID, 900)
 
 	out := &Ingested{InboundMailID: id}
-	err = db.Transaction(func(tx *gorm.DB) error {
+	// Transact, not a bare transaction: notifications and live events raised
+	// inside (assignment, new ticket) go out once the ticket is committed.
+	err = g.Tickets.Transact(ctx, func(ctx context.Context, tx *gorm.DB) error {
 		stored, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls))
 		if err != nil || !ok {
 			return err
@@ -408,20 +409,27 @@ func (g *Ingester) message(b targetBox, p *Parsed, cls Classification, contactID
 
 func (g *Ingester) storeAttachments(tx *gorm.DB, m *tickets.Message, p *Parsed) error {
 	cids := map[string]int64{}
+	rows := make([]tickets.Attachment, 0, len(p.Attachments))
 	for _, a := range p.Attachments {
-		row := &tickets.Attachment{MessageID: &m.ID, SHA256: a.SHA256, Size: a.Size, Filename: cleanText(a.Filename, 255),
+		row := tickets.Attachment{MessageID: &m.ID, SHA256: a.SHA256, Size: a.Size, Filename: cleanText(a.Filename, 255),
 			ContentType: cleanText(a.ContentType, 255), ContentID: cleanText(a.ContentID, 255), Inline: a.Inline}
 		if row.ContentType == "" {
 			row.ContentType = "application/octet-stream"
 		}
-		if err := tx.Create(row).Error; err != nil {
-			return fmt.Errorf("store attachment: %w", err)
-		}
-		if a.ContentID != "" {
-			cids[strings.ToLower(a.ContentID)] = row.ID
-		}
-		m.Attachments = append(m.Attachments, *row)
+		rows = append(rows, row)
 	}
+	if len(rows) > 0 {
+		// One multi-row INSERT for all of them (in batches for a mail with very many parts).
+		if err := tx.CreateInBatches(&rows, 500).Error; err != nil {
+			return fmt.Errorf("store attachments: %w", err)
+		}
+	}
+	for i, a := range p.Attachments {
+		if a.ContentID != "" {
+			cids[strings.ToLower(a.ContentID)] = rows[i].ID
+		}
+	}
+	m.Attachments = append(m.Attachments, rows...)
 	if p.HTML == "" || m.BodyHTML != "" {
 		return nil
 	}

@@ -105,12 +105,16 @@ type Outgoing struct {
 	Key string
 }
 
-// OutFile is an attachment of an outgoing reply.
+// OutFile is an attachment of an outgoing reply. Providers that upload files
+// read them with Open; providers that fetch files themselves (Viber, Instagram)
+// get URL, a signed media URL (MediaURL), empty when the product has no public
+// base URL.
 type OutFile struct {
 	Filename    string
 	ContentType string
 	Size        int64
 	Open        func() (io.ReadCloser, error)
+	URL         string
 }
 
 // Template is a provider-approved message template (WhatsApp).

@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -239,6 +240,12 @@ func newFake(t *testing.T) *fake {
 		switch {
 		case ct == "application/json":
 			json.Unmarshal(body, &c.JSON)
+		case ct == "application/x-www-form-urlencoded":
+			c.Form = map[string]string{}
+			vals, _ := url.ParseQuery(string(body))
+			for k := range vals {
+				c.Form[k] = vals.Get(k)
+			}
 		case strings.HasPrefix(ct, "multipart/"):
 			c.Form, c.Files = map[string]string{}, map[string]string{}
 			mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])

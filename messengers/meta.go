@@ -114,8 +114,9 @@ func (m *Meta) Fetch(ctx context.Context, c *Conn, md Media) (io.ReadCloser, err
 	return m.http.download(ctx, md.Ref, nil)
 }
 
-// Send posts to /me/messages: the text, then (Messenger only) each file uploaded
-// in the same call as filedata.
+// Send posts to /me/messages: the text, then each file. Messenger uploads the
+// file in the same call (filedata); Instagram's Send API takes no upload, so it
+// gets an attachment whose payload is the file's signed media URL.
 func (m *Meta) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
 	if out.Template != nil {
 		return nil, ErrNotSupported
@@ -123,8 +124,11 @@ func (m *Meta) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
 	if out.Text == "" && len(out.Attachments) == 0 {
 		return nil, errEmptyMessage
 	}
-	if len(out.Attachments) > 0 && m.name == "instagram" {
-		return nil, fmt.Errorf("instagram sends files only from public URLs; send the text alone")
+	byURL := m.name == "instagram"
+	for _, f := range out.Attachments {
+		if byURL && f.URL == "" {
+			return nil, fmt.Errorf("instagram fetches files from a public URL, and this reply's %q has none (set POSTDESK_BASE_URL)", f.Filename)
+		}
 	}
 	url := graphURL(c, "me/messages")
 	auth := bearer(c.Cred("page_access_token"))
@@ -133,29 +137,47 @@ func (m *Meta) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
 		MessageID string `json:"message_id"`
 	}
 	recipient := fmt.Sprintf(`{"id":%q}`, out.To)
+	record := func() {
+		if first == "" {
+			first = res.MessageID
+		}
+	}
 	if out.Text != "" {
 		in := map[string]any{"recipient": json.RawMessage(recipient), "messaging_type": "RESPONSE",
 			"message": map[string]string{"text": out.Text}}
 		if err := m.http.postJSON(ctx, url, auth, in, &res); err != nil {
 			return nil, fmt.Errorf("%s send: %w", m.name, err)
 		}
-		first = res.MessageID
+		record()
 	}
 	for _, f := range out.Attachments {
-		kind := "file"
-		for _, k := range []string{"image", "video", "audio"} {
-			if strings.HasPrefix(f.ContentType, k+"/") {
-				kind = k
+		kind := metaAttachmentType(f.ContentType)
+		if byURL {
+			in := map[string]any{"recipient": json.RawMessage(recipient), "messaging_type": "RESPONSE",
+				"message": map[string]any{"attachment": map[string]any{"type": kind,
+					"payload": map[string]any{"url": f.URL, "is_reusable": false}}}}
+			if err := m.http.postJSON(ctx, url, auth, in, &res); err != nil {
+				return nil, fmt.Errorf("%s send file: %w", m.name, err)
 			}
+			record()
+			continue
 		}
 		fields := map[string]string{"recipient": recipient, "messaging_type": "RESPONSE",
 			"message": fmt.Sprintf(`{"attachment":{"type":%q,"payload":{"is_reusable":false}}}`, kind)}
 		if err := m.http.postMultipartAuth(ctx, url, auth, fields, "filedata", f, &res); err != nil {
 			return nil, fmt.Errorf("%s send file: %w", m.name, err)
 		}
-		if first == "" {
-			first = res.MessageID
-		}
+		record()
 	}
 	return &Sent{ProviderMessageID: first}, nil
+}
+
+// metaAttachmentType is the Send API's attachment type for a content type.
+func metaAttachmentType(contentType string) string {
+	for _, k := range []string{"image", "video", "audio"} {
+		if strings.HasPrefix(contentType, k+"/") {
+			return k
+		}
+	}
+	return "file"
 }

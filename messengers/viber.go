@@ -3,7 +3,6 @@ package messengers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,8 +17,8 @@ import (
 // Credentials: auth_token (signs webhooks: X-Viber-Content-Signature is the hex
 // HMAC-SHA256 of the body keyed with it). Settings: sender_name (shown on replies).
 //
-// Viber only sends files from public URLs; Postdesk serves attachments behind a
-// login, so replies carry text only and a reply with files fails with a clear reason.
+// Viber only sends files from public URLs: replies point it at signed media URLs
+// (media_url.go) under the product's public base URL.
 type Viber struct{ http httpClient }
 
 // ViberAPI is the public endpoint.
@@ -84,16 +83,23 @@ func (v *Viber) Fetch(ctx context.Context, c *Conn, m Media) (io.ReadCloser, err
 	return v.http.download(ctx, m.Ref, nil)
 }
 
-// Send posts a text message to /pa/send_message.
+// Send posts the text, then each file, to send_message. Viber takes files only
+// as URLs it fetches: a picture (JPEG, PNG or GIF up to 1 MB) or else a file (up to
+// 50 MB), each pointing at the attachment's signed media URL.
 func (v *Viber) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
 	if out.Template != nil {
 		return nil, ErrNotSupported
 	}
-	if len(out.Attachments) > 0 {
-		return nil, errors.New("viber sends files only from public URLs; send the text alone or use another channel")
-	}
-	if out.Text == "" {
+	if out.Text == "" && len(out.Attachments) == 0 {
 		return nil, errEmptyMessage
+	}
+	for _, f := range out.Attachments {
+		if f.URL == "" {
+			return nil, fmt.Errorf("viber fetches files from a public URL, and this reply's %q has none (set POSTDESK_BASE_URL)", f.Filename)
+		}
+		if f.Size > viberMaxFile {
+			return nil, fmt.Errorf("viber takes files up to 50 MB; %q is larger", f.Filename)
+		}
 	}
 	name := c.Setting("sender_name")
 	if name == "" {
@@ -102,25 +108,65 @@ func (v *Viber) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) 
 	if name == "" {
 		name = "Support"
 	}
-	in := map[string]any{"receiver": out.To, "min_api_version": 1, "type": "text", "text": out.Text,
-		"sender": map[string]string{"name": name}}
+	var first string
+	send := func(msg map[string]any) error {
+		msg["receiver"], msg["min_api_version"], msg["sender"] = out.To, 1, map[string]string{"name": name}
+		token, err := v.sendMessage(ctx, c, msg)
+		if first == "" {
+			first = token
+		}
+		return err
+	}
+	if out.Text != "" {
+		if err := send(map[string]any{"type": "text", "text": out.Text}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range out.Attachments {
+		msg := map[string]any{"type": "file", "media": f.URL, "size": f.Size, "file_name": f.Filename}
+		if viberPicture(f) {
+			msg = map[string]any{"type": "picture", "media": f.URL, "text": ""}
+		}
+		if err := send(msg); err != nil {
+			return nil, err
+		}
+	}
+	return &Sent{ProviderMessageID: first}, nil
+}
+
+// viberMaxFile and viberMaxPicture are Viber's documented limits.
+const (
+	viberMaxFile    = 50 << 20
+	viberMaxPicture = 1 << 20
+)
+
+func viberPicture(f OutFile) bool {
+	switch f.ContentType {
+	case "image/jpeg", "image/png", "image/gif":
+		return f.Size <= viberMaxPicture
+	}
+	return false
+}
+
+// sendMessage posts one message and returns its token.
+func (v *Viber) sendMessage(ctx context.Context, c *Conn, msg map[string]any) (string, error) {
 	var res struct {
 		Status        int             `json:"status"`
 		StatusMessage string          `json:"status_message"`
 		MessageToken  json.RawMessage `json:"message_token"`
 	}
 	url := strings.TrimRight(c.BaseURL(ViberAPI), "/") + "/pa/send_message"
-	if err := v.http.postJSON(ctx, url, http.Header{"X-Viber-Auth-Token": {c.Cred("auth_token")}}, in, &res); err != nil {
-		return nil, fmt.Errorf("viber send_message: %w", err)
+	if err := v.http.postJSON(ctx, url, http.Header{"X-Viber-Auth-Token": {c.Cred("auth_token")}}, msg, &res); err != nil {
+		return "", fmt.Errorf("viber send_message %s: %w", msg["type"], err)
 	}
 	if res.Status != 0 {
-		err := fmt.Errorf("viber send_message: status %d %s", res.Status, res.StatusMessage)
+		err := fmt.Errorf("viber send_message %s: status %d %s", msg["type"], res.Status, res.StatusMessage)
 		if res.Status == 1 || res.Status == 12 { // 12: too many requests; 1 is documented as a temporary failure
-			return nil, &TemporaryError{Err: err}
+			return "", &TemporaryError{Err: err}
 		}
-		return nil, err
+		return "", err
 	}
-	return &Sent{ProviderMessageID: strings.Trim(string(res.MessageToken), `"`)}, nil
+	return strings.Trim(string(res.MessageToken), `"`), nil
 }
 
 // RegisterWebhook calls set_webhook. Viber checks the URL by posting a signed

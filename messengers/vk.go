@@ -21,8 +21,8 @@ import (
 // in every callback), confirmation (the string VK expects back when it confirms
 // the server address).
 //
-// Sending files needs VK's upload-server round trip; replies carry text only and
-// a reply with files fails with a clear reason.
+// Files go through VK's upload servers (photos or documents for messages), so
+// VK needs no public URL for them.
 type VK struct{ http httpClient }
 
 // VKAPI is the public endpoint.
@@ -125,27 +125,125 @@ func (v *VK) Fetch(ctx context.Context, c *Conn, m Media) (io.ReadCloser, error)
 	return v.http.download(ctx, m.Ref, nil)
 }
 
-// Send calls messages.send. random_id is derived from Outgoing.Key, so VK drops
-// a retry of a reply it already delivered.
+// Send uploads each file through VK's upload servers, then calls messages.send
+// with the text and the uploaded attachments. random_id is derived from
+// Outgoing.Key, so VK drops a retry of a reply it already delivered (a retry does
+// upload the files again; VK keeps unsent uploads only as orphans).
 func (v *VK) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
 	if out.Template != nil {
 		return nil, ErrNotSupported
 	}
-	if len(out.Attachments) > 0 {
-		return nil, fmt.Errorf("vk needs its upload-server round trip for files; send the text alone")
-	}
-	if out.Text == "" {
+	if out.Text == "" && len(out.Attachments) == 0 {
 		return nil, errEmptyMessage
+	}
+	var atts []string
+	for _, f := range out.Attachments {
+		a, err := v.upload(ctx, c, out.To, f)
+		if err != nil {
+			return nil, err
+		}
+		atts = append(atts, a)
 	}
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s\x00%s", out.Key, out.Text)
-	form := url.Values{"access_token": {c.Cred("access_token")}, "v": {vkVersion}, "peer_id": {out.To},
-		"random_id": {strconv.FormatUint(uint64(h.Sum32()&0x7fffffff), 10)}, "message": {out.Text}}
+	form := url.Values{"peer_id": {out.To}, "random_id": {strconv.FormatUint(uint64(h.Sum32()&0x7fffffff), 10)}}
+	if out.Text != "" {
+		form.Set("message", out.Text)
+	}
+	if len(atts) > 0 {
+		form.Set("attachment", strings.Join(atts, ","))
+	}
 	if out.ReplyToProviderID != "" {
 		form.Set("reply_to", out.ReplyToProviderID)
 	}
+	res, err := v.call(ctx, c, "messages.send", form)
+	if err != nil {
+		return nil, err
+	}
+	return &Sent{ProviderMessageID: strings.Trim(string(res), `"`)}, nil
+}
+
+// upload sends one file to VK and returns its attachment string for messages.send:
+// pictures through photos.getMessagesUploadServer → upload → photos.saveMessagesPhoto
+// ("photo<owner>_<id>_<access_key>"), anything else through
+// docs.getMessagesUploadServer → upload → docs.save ("doc<owner>_<id>").
+func (v *VK) upload(ctx context.Context, c *Conn, peer string, f OutFile) (string, error) {
+	photo := f.ContentType == "image/jpeg" || f.ContentType == "image/png" || f.ContentType == "image/gif"
+	method, field := "docs.getMessagesUploadServer", "file"
+	form := url.Values{"peer_id": {peer}, "type": {"doc"}}
+	if photo {
+		method, field = "photos.getMessagesUploadServer", "photo"
+		form = url.Values{"peer_id": {peer}}
+	}
+	raw, err := v.call(ctx, c, method, form)
+	if err != nil {
+		return "", err
+	}
+	var server struct {
+		UploadURL string `json:"upload_url"`
+	}
+	if err := json.Unmarshal(raw, &server); err != nil || server.UploadURL == "" {
+		return "", fmt.Errorf("vk %s: no upload_url in %s", method, snippet(raw))
+	}
+	// The upload server answers {"server","photo","hash"} for photos, {"file"} for
+	// documents, or {"error": "..."}.
+	var up struct {
+		Server json.RawMessage `json:"server"`
+		Photo  string          `json:"photo"`
+		Hash   string          `json:"hash"`
+		File   string          `json:"file"`
+		Error  string          `json:"error"`
+	}
+	if err := v.http.postMultipart(ctx, server.UploadURL, nil, field, f, &up); err != nil {
+		return "", fmt.Errorf("vk upload %q: %w", f.Filename, err)
+	}
+	if up.Error != "" || (photo && (up.Photo == "" || up.Photo == "[]")) || (!photo && up.File == "") {
+		return "", fmt.Errorf("vk upload %q refused: %s", f.Filename, up.Error)
+	}
+	if photo {
+		raw, err := v.call(ctx, c, "photos.saveMessagesPhoto", url.Values{"server": {string(up.Server)},
+			"photo": {up.Photo}, "hash": {up.Hash}})
+		if err != nil {
+			return "", err
+		}
+		var saved []struct {
+			ID        int64  `json:"id"`
+			OwnerID   int64  `json:"owner_id"`
+			AccessKey string `json:"access_key"`
+		}
+		if err := json.Unmarshal(raw, &saved); err != nil || len(saved) == 0 {
+			return "", fmt.Errorf("vk photos.saveMessagesPhoto: unexpected answer %s", snippet(raw))
+		}
+		a := fmt.Sprintf("photo%d_%d", saved[0].OwnerID, saved[0].ID)
+		if saved[0].AccessKey != "" {
+			a += "_" + saved[0].AccessKey
+		}
+		return a, nil
+	}
+	raw, err = v.call(ctx, c, "docs.save", url.Values{"file": {up.File}, "title": {f.Filename}})
+	if err != nil {
+		return "", err
+	}
+	var saved struct {
+		Type string `json:"type"`
+		Doc  struct {
+			ID      int64 `json:"id"`
+			OwnerID int64 `json:"owner_id"`
+		} `json:"doc"`
+	}
+	if err := json.Unmarshal(raw, &saved); err != nil || saved.Doc.ID == 0 {
+		return "", fmt.Errorf("vk docs.save: unexpected answer %s", snippet(raw))
+	}
+	return fmt.Sprintf("doc%d_%d", saved.Doc.OwnerID, saved.Doc.ID), nil
+}
+
+// call invokes one API method (form-encoded POST with the community token) and
+// returns its "response". VK reports failures in the body with HTTP 200.
+func (v *VK) call(ctx context.Context, c *Conn, method string, form url.Values) (json.RawMessage, error) {
+	form.Set("access_token", c.Cred("access_token"))
+	form.Set("v", vkVersion)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		strings.TrimRight(c.BaseURL(VKAPI), "/")+"/method/messages.send", strings.NewReader(form.Encode()))
+		strings.TrimRight(c.BaseURL(VKAPI), "/")+"/method/"+method, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +256,14 @@ func (v *VK) Send(ctx context.Context, c *Conn, out Outgoing) (*Sent, error) {
 		} `json:"error"`
 	}
 	if err := v.http.do(req, &res); err != nil {
-		return nil, fmt.Errorf("vk messages.send: %w", err)
+		return nil, fmt.Errorf("vk %s: %w", method, err)
 	}
 	if res.Error != nil {
-		err := fmt.Errorf("vk messages.send: error %d: %s", res.Error.Code, res.Error.Msg)
+		err := fmt.Errorf("vk %s: error %d: %s", method, res.Error.Code, res.Error.Msg)
 		if res.Error.Code == 6 || res.Error.Code == 10 || res.Error.Code == 1 { // too many requests, internal, unknown
 			return nil, &TemporaryError{Err: err}
 		}
 		return nil, err
 	}
-	return &Sent{ProviderMessageID: strings.Trim(string(res.Response), `"`)}, nil
+	return res.Response, nil
 }

@@ -56,6 +56,22 @@ func VisitorMessages(ctx context.Context, db *gorm.DB, c *Conn, visitor string, 
 	return out, nil
 }
 
+// VisitorTickets lists the visitor's conversations on c, so their event stream
+// can tell which live events concern them.
+func VisitorTickets(ctx context.Context, db *gorm.DB, c *Conn, visitor string) ([]int64, error) {
+	contactID, err := visitorContact(ctx, db, visitor)
+	if err != nil || contactID == 0 {
+		return nil, err
+	}
+	var ids []int64
+	err = db.WithContext(ctx).Model(&tickets.Ticket{}).
+		Where("messenger_connection_id = ? AND contact_id = ?", c.ID, contactID).Pluck("id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("visitor tickets: %w", err)
+	}
+	return ids, nil
+}
+
 // MarkDelivered records that the visitor's stream showed these replies.
 func MarkDelivered(ctx context.Context, db *gorm.DB, ids []int64) error {
 	if len(ids) == 0 {

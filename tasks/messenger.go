@@ -167,9 +167,15 @@ func (s *Sender) messengerOutgoing(ctx context.Context, c *messengers.Conn, m *t
 	}
 	for _, att := range m.Attachments {
 		sum := att.SHA256
-		out.Attachments = append(out.Attachments, messengers.OutFile{Filename: att.Filename,
-			ContentType: att.ContentType, Size: att.Size,
-			Open: func() (io.ReadCloser, error) { return s.Blobs.Open(sum) }})
+		f := messengers.OutFile{Filename: att.Filename, ContentType: att.ContentType, Size: att.Size,
+			Open: func() (io.ReadCloser, error) { return s.Blobs.Open(sum) }}
+		// Providers that fetch files themselves get a signed link under the
+		// public base URL (served by web: /hooks/{provider}/{id}/media/...).
+		if s.Config.BaseURL != "" {
+			f.URL = messengers.MediaURL(s.Config.BaseURL, c, att.ID, att.Filename,
+				time.Now().Add(messengers.MediaURLLifetime))
+		}
+		out.Attachments = append(out.Attachments, f)
 	}
 	return out, nil
 }

@@ -32,7 +32,8 @@ const (
 type SendConfig struct {
 	// DefaultRelay is used by mailboxes without an SMTP host of their own.
 	DefaultRelay pdmail.Relay
-	// BaseURL is the public URL the read-tracking pixel points at.
+	// BaseURL is the public URL the read-tracking pixel and the signed media links
+	// of messenger replies point at.
 	BaseURL string
 	// Hostname is our EHLO name.
 	Hostname string

@@ -79,21 +79,12 @@ func (s *Server) attachmentContent(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	f, err := s.blobs.Open(at.SHA256)
-	if err != nil {
-		fail(c, fmt.Errorf("attachment %d: %w", at.ID, err))
-		return
-	}
-	defer f.Close()
 	ct, disp := "application/octet-stream", "attachment"
 	switch strings.ToLower(at.ContentType) {
 	case "image/png", "image/jpeg", "image/gif", "image/webp":
 		ct, disp = strings.ToLower(at.ContentType), "inline"
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": at.Filename}))
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "private, max-age=3600")
-	http.ServeContent(c.Writer, c.Request, "", at.CreatedAt, f)
+	if err := s.sendBlob(c, at, ct, disp); err != nil {
+		fail(c, err)
+	}
 }

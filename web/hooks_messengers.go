@@ -20,6 +20,7 @@ func (s *Server) registerMessengerHooks(e *gin.Engine) {
 	s.registerWebChat(e)
 	e.GET("/hooks/:provider/:connection_id", s.hookVerify)
 	e.POST("/hooks/:provider/:connection_id", s.hookReceive)
+	e.GET("/hooks/:provider/:connection_id/media/:attachment_id/:filename", s.hookMedia)
 }
 
 // hookConn loads the connection a webhook names; an unknown, disabled or

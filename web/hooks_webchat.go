@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -20,9 +21,10 @@ import (
 // allow any origin. The token, an HMAC of the visitor id, is the credential; it is
 // also set as a cookie for sites that embed the widget on our own domain.
 
-// webchatPollEvery is how often a visitor's stream looks for replies. Polling
-// Postgres keeps it correct across many web processes without a broker.
-var webchatPollEvery = time.Second
+// webchatSafetyPoll is how often a visitor's stream re-reads Postgres with no
+// live event: the fallback for an event lost while Redis was away. Replies and
+// presence changes normally arrive through the live pub/sub within milliseconds.
+var webchatSafetyPoll = 30 * time.Second
 
 func (s *Server) registerWebChat(e *gin.Engine) {
 	e.GET("/widget.js", s.widgetScript)
@@ -243,7 +245,11 @@ func (s *Server) webchatEmail(c *gin.Context) {
 }
 
 // webchatEvents streams new messages of the visitor's conversations as
-// server-sent events, and the agents' availability when it changes.
+// server-sent events, and the agents' availability when it changes. Postgres is
+// the source: the stream reads what is new after the last id the widget saw (its
+// Last-Event-ID on a reconnect) and then sleeps until a live event (web/live.go,
+// published through Redis by whichever process sent the reply) concerns one of
+// the visitor's conversations or an agent's status, or until the safety poll.
 func (s *Server) webchatEvents(c *gin.Context) {
 	conn, visitor, err := s.webchatRead(c)
 	if err != nil {
@@ -255,6 +261,15 @@ func (s *Server) webchatEvents(c *gin.Context) {
 		after = id
 	}
 	ctx := c.Request.Context()
+	// Subscribe before the first read, so a reply sent in between wakes the stream.
+	mine := &idSet{}
+	sub := s.live.watch(func(ev tickets.LiveEvent) bool {
+		return mine.has(ev.TicketID) || ev.Kind == "agent.status" ||
+			(ev.Kind == "ticket.created" && ev.ChannelID == conn.ChannelID) // perhaps the visitor's new conversation
+	})
+	defer s.live.unsubscribe(sub)
+	s.webchatTickets(ctx, conn, visitor, mine)
+
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -263,25 +278,10 @@ func (s *Server) webchatEvents(c *gin.Context) {
 	c.Writer.WriteHeaderNow()
 	c.Writer.Flush()
 	online := -1
-	tick := time.NewTicker(webchatPollEvery)
-	defer tick.Stop()
+	safety := time.NewTicker(webchatSafetyPoll)
+	defer safety.Stop()
 	for {
-		ms, err := messengers.VisitorMessages(ctx, s.tickets.DB, conn, visitor, after)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("webchat stream", "connection_id", conn.ID, "err", err)
-		}
-		var delivered []int64
-		for _, m := range webchatView(ms) {
-			c.SSEvent("message", m)
-			fmt.Fprintf(c.Writer, "id: %d\n\n", m.ID)
-			after = m.ID
-			if m.From == "agent" && m.Status == tickets.MessageSent {
-				delivered = append(delivered, m.ID)
-			}
-		}
-		if err := messengers.MarkDelivered(ctx, s.tickets.DB, delivered); err != nil && ctx.Err() == nil {
-			s.log.Warn("webchat delivered", "err", err)
-		}
+		after = s.webchatSend(c, conn, visitor, after)
 		if on, err := messengers.AgentsOnline(ctx, s.tickets.DB, conn.ChannelID); err == nil && boolNum(on) != online {
 			online = boolNum(on)
 			c.SSEvent("presence", gin.H{"agents_online": on})
@@ -290,9 +290,52 @@ func (s *Server) webchatEvents(c *gin.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-s.live.closed:
+			return
+		case ev := <-sub.ch:
+			if ev.Kind == "ticket.created" {
+				s.webchatTickets(ctx, conn, visitor, mine)
+			}
+		case <-safety.C:
+			s.webchatTickets(ctx, conn, visitor, mine)
+			fmt.Fprint(c.Writer, ": keep-alive\n\n")
 		}
 	}
+}
+
+// webchatSend writes the visitor's messages after id after as events, marks the
+// agents' replies among them delivered, and returns the last id written.
+func (s *Server) webchatSend(c *gin.Context, conn *messengers.Conn, visitor string, after int64) int64 {
+	ctx := c.Request.Context()
+	ms, err := messengers.VisitorMessages(ctx, s.tickets.DB, conn, visitor, after)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("webchat stream", "connection_id", conn.ID, "err", err)
+	}
+	var delivered []int64
+	for _, m := range webchatView(ms) {
+		c.SSEvent("message", m)
+		fmt.Fprintf(c.Writer, "id: %d\n\n", m.ID)
+		after = m.ID
+		if m.From == "agent" && m.Status == tickets.MessageSent {
+			delivered = append(delivered, m.ID)
+		}
+	}
+	if err := messengers.MarkDelivered(ctx, s.tickets.DB, delivered); err != nil && ctx.Err() == nil {
+		s.log.Warn("webchat delivered", "err", err)
+	}
+	return after
+}
+
+// webchatTickets refreshes the set of the visitor's conversations.
+func (s *Server) webchatTickets(ctx context.Context, conn *messengers.Conn, visitor string, mine *idSet) {
+	ids, err := messengers.VisitorTickets(ctx, s.tickets.DB, conn, visitor)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("webchat tickets", "connection_id", conn.ID, "err", err)
+		}
+		return
+	}
+	mine.set(ids)
 }
 
 func boolNum(b bool) int {

@@ -19,8 +19,12 @@ import (
 
 func TestWebChat(t *testing.T) {
 	h := messengerHarness(t)
-	webchatPollEvery = 20 * time.Millisecond
-	member, _ := h.agent("agent")
+	// Only live events may wake a stream here: the safety poll would hide a
+	// missing one.
+	webchatSafetyPoll = time.Hour
+	t.Cleanup(func() { webchatSafetyPoll = 30 * time.Second })
+	h.svc.Publisher = h.web.Live()
+	member, memberC := h.agent("agent")
 	adminRow, admin := h.agent("admin")
 	ch := admin.channel("Web chat "+itoa(int(time.Now().UnixNano()%1e6)), "chat", member.ID)
 	var mc struct{ ID int64 }
@@ -113,17 +117,7 @@ func TestWebChat(t *testing.T) {
 		if !sess.AgentsOnline {
 			t.Fatal("member online, but agents_online is false")
 		}
-		reply := &tickets.Message{TicketID: tk.ID, ChannelID: tk.ChannelID, Direction: tickets.DirectionOutbound,
-			Status: tickets.MessageQueued, AuthorAgentID: &member.ID, ContactID: tk.ContactID,
-			MessengerConnectionID: &mc.ID, BodyText: "Yes, pink and white."}
-		if err := h.svc.DB.Create(reply).Error; err != nil {
-			t.Fatal(err)
-		}
-		sender := &tasks.Sender{Tickets: h.svc, Blobs: h.web.blobs, Messengers: h.web.messengers, Log: slog.Default()}
-		payload, _ := json.Marshal(map[string]int64{"message_id": reply.ID})
-		if err := sender.Handler()(t.Context(), asynq.NewTask(tasks.TypeSend, payload)); err != nil {
-			t.Fatal(err)
-		}
+		reply := sendChatReply(t, h, &tk, mc.ID, member.ID, "Yes, pink and white.")
 
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
@@ -168,4 +162,77 @@ func TestWebChat(t *testing.T) {
 			t.Fatalf("reply status %s after the stream showed it, want delivered", m.Status)
 		}
 	})
+	t.Run("reply_while_connected_arrives_by_live_event", func(t *testing.T) {
+		var last tickets.Message
+		h.svc.DB.Where("ticket_id = ?", tk.ID).Order("id DESC").Take(&last)
+		ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", h.srv.URL+base+"/events?token="+sess.Token, nil)
+		req.Header.Set("Last-Event-ID", itoa(int(last.ID)))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		events := make(chan string, 16)
+		go func() {
+			sc := bufio.NewScanner(res.Body)
+			event := ""
+			for sc.Scan() {
+				if line := sc.Text(); strings.HasPrefix(line, "event:") {
+					event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+				} else if strings.HasPrefix(line, "data:") {
+					events <- event + " " + strings.TrimSpace(strings.TrimPrefix(line, "data:"))
+				}
+			}
+			close(events)
+		}()
+		next := func(what string) string {
+			t.Helper()
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatalf("stream ended waiting for %s", what)
+				}
+				return ev
+			case <-ctx.Done():
+				t.Fatalf("no %s on the stream", what)
+			}
+			return ""
+		}
+		// Nothing after Last-Event-ID: the first event is the presence.
+		if ev := next("presence"); ev != `presence {"agents_online":true}` {
+			t.Fatalf("first event %q", ev)
+		}
+		memberC.must(200, "PATCH", "/api/v1/me", map[string]any{"status": "offline"}, nil)
+		if ev := next("presence change"); ev != `presence {"agents_online":false}` {
+			t.Fatalf("after the agent left: %q", ev)
+		}
+		memberC.must(200, "PATCH", "/api/v1/me", map[string]any{"status": "online"}, nil)
+		if ev := next("presence change"); ev != `presence {"agents_online":true}` {
+			t.Fatalf("after the agent came back: %q", ev)
+		}
+		sendChatReply(t, h, &tk, mc.ID, member.ID, "They arrive at ten.")
+		if ev := next("the reply"); !strings.HasPrefix(ev, "message ") || !strings.Contains(ev, "They arrive at ten.") {
+			t.Fatalf("after the reply: %q", ev)
+		}
+	})
+}
+
+// sendChatReply writes an agent's reply on a chat ticket and runs the send task
+// on it, as the worker would.
+func sendChatReply(t *testing.T, h *harness, tk *tickets.Ticket, connID, agentID int64, text string) *tickets.Message {
+	t.Helper()
+	reply := &tickets.Message{TicketID: tk.ID, ChannelID: tk.ChannelID, Direction: tickets.DirectionOutbound,
+		Status: tickets.MessageQueued, AuthorAgentID: &agentID, ContactID: tk.ContactID,
+		MessengerConnectionID: &connID, BodyText: text}
+	if err := h.svc.DB.Create(reply).Error; err != nil {
+		t.Fatal(err)
+	}
+	sender := &tasks.Sender{Tickets: h.svc, Blobs: h.web.blobs, Messengers: h.web.messengers, Log: slog.Default()}
+	payload, _ := json.Marshal(map[string]int64{"message_id": reply.ID})
+	if err := sender.Handler()(t.Context(), asynq.NewTask(tasks.TypeSend, payload)); err != nil {
+		t.Fatal(err)
+	}
+	return reply
 }

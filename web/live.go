@@ -34,8 +34,9 @@ type Live struct {
 	once   sync.Once
 }
 
-// liveTopic is the Redis pub/sub channel all processes share.
-const liveTopic = "postdesk:live"
+// liveTopic is the Redis pub/sub channel all processes share. Pub/sub ignores
+// Redis database numbers, so tests give each test process a topic of its own.
+var liveTopic = "postdesk:live"
 
 // Live event kinds beyond those the domain raises.
 const (
@@ -70,15 +71,21 @@ func (l *Live) Close() {
 	l.once.Do(func() { close(l.closed) })
 }
 
-// liveSub is one browser's stream.
+// liveSub is one browser's stream: an agent's, or a web chat visitor's.
 type liveSub struct {
 	agent *tickets.Agent
+	// match, when set, replaces the agent's visibility rules (a web chat
+	// visitor's stream wakes on events of their own conversations). It runs under
+	// Live.mu, so it must be quick and must not call Live.
+	match func(tickets.LiveEvent) bool
 	ch    chan tickets.LiveEvent
-	mu    sync.RWMutex
-	seen  map[int64]bool // channel ids the agent may see
+	seen  idSet // channel ids the agent may see
 }
 
 func (s *liveSub) sees(ev tickets.LiveEvent) bool {
+	if s.match != nil {
+		return s.match(ev)
+	}
 	// Notifications are personal, whatever channel they concern.
 	if ev.Kind == LiveNotification {
 		return ev.AgentID == s.agent.ID
@@ -87,9 +94,7 @@ func (s *liveSub) sees(ev tickets.LiveEvent) bool {
 		if s.agent.IsAdmin() {
 			return true
 		}
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		return s.seen[ev.ChannelID]
+		return s.seen.has(ev.ChannelID)
 	}
 	if ev.AgentID != 0 {
 		return ev.AgentID == s.agent.ID
@@ -97,18 +102,42 @@ func (s *liveSub) sees(ev tickets.LiveEvent) bool {
 	return true
 }
 
-func (s *liveSub) setChannels(ids []int64) {
+func (s *liveSub) setChannels(ids []int64) { s.seen.set(ids) }
+
+// idSet is a set of ids read by the live dispatcher and replaced by a stream.
+type idSet struct {
+	mu  sync.RWMutex
+	ids map[int64]bool
+}
+
+func (s *idSet) has(id int64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return id != 0 && s.ids[id]
+}
+
+func (s *idSet) set(ids []int64) {
 	m := make(map[int64]bool, len(ids))
 	for _, id := range ids {
 		m[id] = true
 	}
 	s.mu.Lock()
-	s.seen = m
+	s.ids = m
 	s.mu.Unlock()
 }
 
 func (l *Live) subscribe(a *tickets.Agent) *liveSub {
-	s := &liveSub{agent: a, ch: make(chan tickets.LiveEvent, 64)}
+	return l.add(&liveSub{agent: a, ch: make(chan tickets.LiveEvent, 64)})
+}
+
+// watch opens a stream of the events match accepts. Its events only wake the
+// reader, which re-reads Postgres, so a small buffer is enough: when it is full a
+// wake-up is already pending.
+func (l *Live) watch(match func(tickets.LiveEvent) bool) *liveSub {
+	return l.add(&liveSub{match: match, ch: make(chan tickets.LiveEvent, 4)})
+}
+
+func (l *Live) add(s *liveSub) *liveSub {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.subs[s] = struct{}{}

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,7 +16,13 @@ import (
 	"github.com/postdesk/postdesk/tickets"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+func TestMain(m *testing.M) {
+	// Pub/sub is server-wide in Redis: without a topic of its own, a test run would
+	// see the live events of another run on the machine (tickets with the same ids)
+	// and its browser pages would refresh under the test's hands.
+	liveTopic = fmt.Sprintf("postdesk:live:test:%d", os.Getpid())
+	os.Exit(testenv.Run(m))
+}
 
 // harness is a running API on the package's database.
 type harness struct {

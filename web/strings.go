@@ -141,6 +141,7 @@ var uiStrings = map[string]string{
 	"composer.to":          "To",
 	"composer.wa_closed":   "The customer last wrote more than 24 hours ago. WhatsApp only delivers approved template messages now; free text is possible again once they answer.",
 	"composer.wa_template": "Approved template",
+	"composer.via_chat":    "The chat (messenger)",
 	"composer.wa_pick":     "Choose a template",
 
 	"board.title":     "Board",

@@ -1,9 +1,6 @@
 package web
 
 import (
-	"fmt"
-	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -31,12 +28,6 @@ func (s *Server) attachmentFile(c *gin.Context) {
 		s.pageError(c, err)
 		return
 	}
-	f, err := s.blobs.Open(att.SHA256)
-	if err != nil {
-		s.pageError(c, fmt.Errorf("attachment %d: %w", att.ID, err))
-		return
-	}
-	defer f.Close()
 	ct := att.ContentType
 	disp := "attachment"
 	switch strings.ToLower(ct) {
@@ -45,10 +36,7 @@ func (s *Server) attachmentFile(c *gin.Context) {
 	default:
 		ct = "application/octet-stream"
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": att.Filename}))
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "private, max-age=3600")
-	http.ServeContent(c.Writer, c.Request, "", att.CreatedAt, f)
+	if err := s.sendBlob(c, &att, ct, disp); err != nil {
+		s.pageError(c, err)
+	}
 }

@@ -179,6 +179,11 @@ func TestBrowserWhatsAppTemplatePicker(t *testing.T) {
 	defer fake.Close()
 
 	ch := e.admin.channel("WhatsApp shop "+itoa(int(e.anna.ID)), "chat", e.anna.ID)
+	// The channel also has a mailbox: replies still go through the chat unless the
+	// agent picks the mailbox.
+	var mb struct{ ID int64 }
+	e.admin.must(201, "POST", "/api/v1/channels/"+itoa(int(ch))+"/mailboxes",
+		map[string]any{"address": "wa" + itoa(int(e.anna.ID)) + "@example.com"}, &mb)
 	var mc struct{ ID int64 }
 	e.admin.must(201, "POST", "/api/v1/channels/"+itoa(int(ch))+"/messengers", map[string]any{"provider": "whatsapp",
 		"api_base_url": fake.URL, "credentials": map[string]any{"access_token": "wa-token", "app_secret": appSecret,
@@ -213,6 +218,18 @@ func TestBrowserWhatsAppTemplatePicker(t *testing.T) {
 	if evalJS[bool](p, `document.getElementById('composer-body').offsetParent !== null`) {
 		t.Fatal("free text is offered outside the window")
 	}
+	if v := evalJS[string](p, `document.querySelector('#composer [name=mailbox_id]').value`); v != "" {
+		t.Fatalf("a chat ticket's reply leaves through mailbox %q by default", v)
+	}
+	// Choosing the mailbox makes it a mail reply: free text again.
+	pickFrom := func(v string) {
+		evalJS[bool](p, `(() => { const s = document.querySelector('#composer [name=mailbox_id]'); s.value = '`+v+`';
+			s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`)
+	}
+	pickFrom(itoa(int(mb.ID)))
+	p.waitJS(`document.getElementById('wa-template').hidden && document.getElementById('composer-body').offsetParent !== null`, "free text for a mail reply")
+	pickFrom("")
+	p.waitJS(`!document.getElementById('wa-template').hidden && document.getElementById('composer-body').offsetParent === null`, "the picker back for the chat")
 	// Only approved templates are offered.
 	opts := evalJS[string](p, `Array.from(document.querySelectorAll('#wa-template-pick option')).map(o => o.textContent).join('|')`)
 	if opts != translate("composer.wa_pick")+"|order_update (en_US)" {
@@ -257,8 +274,14 @@ func TestBrowserWhatsAppTemplatePicker(t *testing.T) {
 		string(b) != `{"components":[{"parameters":[{"text":"Lena","type":"text"},{"text":"#1042","type":"text"}],"type":"body"}],"language":{"code":"en_US"},"name":"order_update"}` {
 		t.Fatalf("send payload: %v", got)
 	}
+	// The send task records the provider's id once the API has answered.
 	var m tickets.Message
-	e.h.svc.DB.Where("ticket_id = ? AND direction = 'outbound'", tk.ID).Take(&m)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		e.h.svc.DB.Where("ticket_id = ? AND direction = 'outbound'", tk.ID).Take(&m)
+		if m.Status == tickets.MessageSent {
+			break
+		}
+	}
 	if m.BodyText != "Hello Lena, your order #1042 is ready." || m.ProviderMessageID != "wamid.tpl1" {
 		t.Fatalf("stored reply: %q %q", m.BodyText, m.ProviderMessageID)
 	}

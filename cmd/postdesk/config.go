@@ -28,7 +28,7 @@ type Config struct {
 	SMTPCmdWait      time.Duration `env:"POSTDESK_SMTP_COMMAND_TIMEOUT" default:"5m" doc:"Idle time allowed between SMTP commands"`
 	SMTPDataWait     time.Duration `env:"POSTDESK_SMTP_DATA_TIMEOUT" default:"2m" doc:"Idle time allowed during DATA (a whole DATA is capped at 15m)"`
 	SMTPConnsIP      int           `env:"POSTDESK_SMTP_MAX_CONNS_PER_IP" default:"20" doc:"Concurrent inbound SMTP connections per client IP"`
-	BaseURL          string        `env:"POSTDESK_BASE_URL" default:"http://localhost:8080" doc:"Public URL used in links and the tracking pixel"`
+	BaseURL          string        `env:"POSTDESK_BASE_URL" default:"http://localhost:8080" doc:"Public URL used in links, the tracking pixel and messenger media links"`
 	Hostname         string        `env:"POSTDESK_HOSTNAME" default:"localhost" doc:"Host name for Message-IDs and the SMTP greeting"`
 	DataDir          string        `env:"POSTDESK_DATA_DIR" default:"./data" doc:"Directory for attachment blobs"`
 	SMTPRelay        string        `env:"POSTDESK_SMTP_RELAY" default:"smtp://127.0.0.1:1025" doc:"Default outbound relay, smtp://user:pass@host:port"`

@@ -56,11 +56,19 @@
       err.textContent = PD.str("wa_no_templates", { reason: m.templates_error || "-" });
       err.hidden = false;
     }
-    box.hidden = false;
-    f.classList.add("template-only");
-    f.elements.body.required = false;
-    f.elements.body.hidden = true;
-    f.querySelector("#drop").hidden = true;
+    layout(f);
+  }
+
+  // With the window closed, a reply through the chat is a template; a note, or a
+  // reply by mail (the From choice), is free text as usual.
+  function layout(f) {
+    if (!waTemplates) return;
+    const byMail = f.elements.mailbox_id && f.elements.mailbox_id.value;
+    const template = f.dataset.mode === "reply" && !byMail;
+    f.querySelector("#wa-template").hidden = !template;
+    f.elements.body.hidden = template;
+    f.elements.body.required = !template;
+    f.querySelector("#drop").hidden = template;
   }
 
   function pickedTemplate(f) {
@@ -118,7 +126,8 @@
     const mode = f.dataset.mode;
     let body = f.elements.body.value;
     let template = null;
-    if (mode === "reply" && waTemplates) {
+    const byMail = f.elements.mailbox_id && f.elements.mailbox_id.value;
+    if (mode === "reply" && waTemplates && !byMail) {
       const r = renderTemplate(f);
       if (!r.t) { f.querySelector("#wa-template-pick").focus(); return; }
       if (r.vals.some((v) => !v.trim())) { f.querySelector(".wa-param").reportValidity(); return; }
@@ -129,7 +138,8 @@
     const payload = { type: mode, body };
     if (template) payload.messenger_template = template;
     if (mode === "reply") {
-      if (f.elements.mailbox_id) payload.mailbox_id = Number(f.elements.mailbox_id.value);
+      // On a chat ticket the first choice is the chat itself (no mailbox).
+      if (f.elements.mailbox_id && f.elements.mailbox_id.value) payload.mailbox_id = Number(f.elements.mailbox_id.value);
       if (f.elements.template_id.value) payload.template_id = Number(f.elements.template_id.value);
       if (f.elements.send_at.value) payload.send_at = PD.fromLocalInput(f.elements.send_at.value);
     }
@@ -173,15 +183,6 @@
     }, 500);
   }
 
-  // Notes are free text even when replies must be a template.
-  function setMode(f, mode) {
-    f.dataset.mode = mode;
-    if (!waTemplates) return;
-    const note = mode === "note";
-    f.elements.body.hidden = !note;
-    f.elements.body.required = note;
-  }
-
   function init() {
     const f = form();
     if (!f || f.dataset.ready) return;
@@ -190,7 +191,8 @@
     loadTemplates(f);
     loadMessenger(f);
     f.addEventListener("change", (e) => {
-      if (e.target.name === "mode") setMode(f, e.target.value);
+      if (e.target.name === "mode") f.dataset.mode = e.target.value;
+      if (e.target.name === "mode" || e.target.name === "mailbox_id") layout(f);
       if (e.target.id === "wa-template-pick") showTemplate(f);
       if (e.target.id === "composer-template") applyTemplate(f, e.target.value);
       if (e.target.id === "composer-files") upload(f, e.target.files);

@@ -15,11 +15,15 @@
     return PD.swap("/ui/tickets/" + id, pane);
   }
   // Live updates re-render the pane, but never under the agent's fingers: while
-  // they are typing into a field of the pane the refresh waits.
+  // they are typing into a field of the pane the refresh waits. A focused side
+  // field (checklist, tags) counts even before its first key, which a re-render
+  // would swallow with the field; the composer counts once it holds text, so a
+  // reply sent with Ctrl+Enter still shows its state.
   let soon;
   function typing() {
     const el = document.activeElement;
-    return el && pane.contains(el) && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type === "text")) && el.value !== "";
+    if (!el || !pane.contains(el) || !(el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type === "text"))) return false;
+    return el.value !== "" || el.id !== "composer-body";
   }
   function reloadSoon() {
     clearTimeout(soon);
