@@ -358,6 +358,11 @@ func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Par
 		return item, err
 	}
 	item.ThreadedBy = reason
+	if reason == ThreadByReply && t != nil {
+		if err := takeOriginalSubject(tx, t, cleanText(p.Subject, 998)); err != nil {
+			return item, err
+		}
+	}
 	if t == nil {
 		subject := cleanText(p.Subject, 998)
 		if subject == "" {
@@ -383,6 +388,21 @@ func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Par
 	}
 	item.TicketID, item.MessageID = t.ID, m.ID
 	return item, g.recordFacts(tx, t, m, p, cls, reason)
+}
+
+// takeOriginalSubject gives a ticket opened by a reply ("Re: X") the subject of the
+// original ("X") when that arrives later, as if the two had come in order. A
+// subject an agent changed (another base subject) is left alone.
+func takeOriginalSubject(tx *gorm.DB, t *tickets.Ticket, subject string) error {
+	if subject == "" || t.Subject == subject ||
+		!strings.EqualFold(tickets.BaseSubject(t.Subject), tickets.BaseSubject(subject)) {
+		return nil
+	}
+	if err := tx.Exec(`UPDATE tickets SET subject = ? WHERE id = ?`, subject, t.ID).Error; err != nil {
+		return fmt.Errorf("subject of ticket %d: %w", t.ID, err)
+	}
+	t.Subject = subject
+	return nil
 }
 
 func (g *Ingester) message(b targetBox, p *Parsed, cls Classification, contactID *int64, msgID string) *tickets.Message {

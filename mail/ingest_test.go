@@ -129,8 +129,11 @@ func TestIngestReplyBeforeOriginal(t *testing.T) {
 	first := ingestRaw(t, box, reply)
 	second := ingestRaw(t, box, mailFrom(from, "Lost parcel", orig, "", "where is it?"))
 	if !first[0].NewTicket || second[0].NewTicket || second[0].TicketID != first[0].TicketID ||
-		second[0].ThreadedBy != ThreadByHeader {
-		t.Fatalf("reply %+v then original %+v: want the original on the reply's ticket, threaded by references", first[0], second[0])
+		second[0].ThreadedBy != ThreadByReply {
+		t.Fatalf("reply %+v then original %+v: want the original on the reply's ticket, threaded by the reply", first[0], second[0])
+	}
+	if s := loadTicket(t, first[0].TicketID).Subject; s != "Lost parcel" {
+		t.Fatalf("subject %q, want the original's \"Lost parcel\"", s)
 	}
 
 	// Both at once, many times over: always one ticket per pair.

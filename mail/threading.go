@@ -16,9 +16,11 @@ import (
 // Threading reasons, recorded on the message's ticket event.
 const (
 	ThreadByHeader = "references"
-	ThreadByToken  = "reply_address"
-	ThreadBySubj   = "subject_number"
-	ThreadNew      = "new"
+	// ThreadByReply: a reply to this mail was ingested before it and opened the ticket.
+	ThreadByReply = "replied_to"
+	ThreadByToken = "reply_address"
+	ThreadBySubj  = "subject_number"
+	ThreadNew     = "new"
 )
 
 // ReplyAddress is the reply address of ticket number in a mailbox:
@@ -56,7 +58,7 @@ func findThread(ctx context.Context, tx *gorm.DB, channelID int64, p *Parsed, cl
 	}
 	if k.answeredOn != 0 {
 		t, err := liveTicket(ctx, tx, k.answeredOn)
-		return t, ThreadByHeader, err
+		return t, ThreadByReply, err
 	}
 
 	for _, addr := range recipientHeaderValues(p) {

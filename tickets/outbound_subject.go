@@ -11,8 +11,8 @@ import (
 // "SV:", "Antw:" …), possibly repeated.
 var replyPrefix = regexp.MustCompile(`(?i)^\s*(re|aw|sv|vs|antw|odp|fwd?|wg|tr|rv)(\[\d+\]|\(\d+\))?\s*[:：]\s*`)
 
-// baseSubject removes every leading reply/forward marker, so "Re: RE: Fwd: x" is "x".
-func baseSubject(s string) string {
+// BaseSubject removes every leading reply/forward marker, so "Re: RE: Fwd: x" is "x".
+func BaseSubject(s string) string {
 	s = strings.TrimSpace(s)
 	for {
 		loc := replyPrefix.FindStringIndex(s)
@@ -26,7 +26,7 @@ func baseSubject(s string) string {
 // ReplySubject is the subject of a reply: one "Re: " in front of the base subject,
 // never "Re: Re: …".
 func ReplySubject(s string) string {
-	b := baseSubject(s)
+	b := BaseSubject(s)
 	if b == "" {
 		return "Re: (no subject)"
 	}
@@ -35,7 +35,7 @@ func ReplySubject(s string) string {
 
 // ForwardSubject is the subject of a forward.
 func ForwardSubject(s string) string {
-	b := baseSubject(s)
+	b := BaseSubject(s)
 	if b == "" {
 		return "Fwd: (no subject)"
 	}

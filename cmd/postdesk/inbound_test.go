@@ -212,10 +212,8 @@ func TestInboundSMTPToAPI(t *testing.T) {
 	reply := "From: Ann Customer <ann@customer.test>\r\nTo: " + addr + "\r\nSubject: Re: Printer on fire\r\n" +
 		"Message-ID: <e2e-2@customer.test>\r\nIn-Reply-To: <e2e-1@customer.test>\r\n\r\nStill burning.\r\n\r\n" +
 		"On Monday Ann wrote:\r\n> It is burning.\r\n"
-	for _, m := range []string{first, reply} {
-		if err := sendOne(smtpAddr, addr, m); err != nil {
-			t.Fatal(err)
-		}
+	if err := sendOne(smtpAddr, addr, first); err != nil {
+		t.Fatal(err)
 	}
 	jar := &cookieJar{}
 	if res := post(t, base+"/api/v1/auth/login", `{"email":"admin@inbound.test","password":"inbound-admin-pass"}`, jar); res.StatusCode != 200 {
@@ -239,6 +237,18 @@ func TestInboundSMTPToAPI(t *testing.T) {
 			ID      int64  `json:"id"`
 			Subject string `json:"subject"`
 		} `json:"items"`
+	}
+	// The reply goes out once the first mail is a ticket, as a customer's would:
+	// its order on the ticket is then the order of sending. (Two mails ingested at
+	// once end on one ticket too; mail/ingest_test.go covers that.)
+	for deadline := time.Now().Add(30 * time.Second); len(list.Items) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first mail did not become a ticket")
+		}
+		get(fmt.Sprintf("/api/v1/tickets?channel_id=%d", channelID), &list)
+	}
+	if err := sendOne(smtpAddr, addr, reply); err != nil {
+		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	var detail struct {
