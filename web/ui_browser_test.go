@@ -127,6 +127,28 @@ func evalJS[T any](p *page, expr string) T {
 	return v
 }
 
+// typeInto types text into the field with id, as a user would, into a pane that
+// live updates may re-render at any moment: it focuses the field in the page (the
+// pane then holds its refresh while the field has focus), types into whatever has
+// focus, and starts over if a re-render replaced the field on the way.
+func (p *page) typeInto(id, text string) {
+	p.t.Helper()
+	field := `document.getElementById(` + jsString(id) + `)`
+	for attempt := 0; attempt < 5; attempt++ {
+		if !evalJS[bool](p, `(() => { const f = `+field+`; if (!f) return false; f.value = ''; f.focus();
+			return document.activeElement === f })()`) {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		p.do(chromedp.KeyEvent(text))
+		if evalJS[bool](p, `(() => { const f = `+field+`; return !!f && document.activeElement === f && f.value === `+jsString(text)+` })()`) {
+			return
+		}
+	}
+	p.failShot()
+	p.t.Fatalf("could not type %q into #%s", text, id)
+}
+
 // waitJS polls a boolean expression until it is true.
 func (p *page) waitJS(expr, what string) {
 	p.t.Helper()
@@ -376,7 +398,8 @@ func TestBrowserInbox(t *testing.T) {
 	t.Run("checklist_add_and_tick", func(t *testing.T) {
 		p := p.in(t)
 		for _, item := range []string{"Check peony stock", "Confirm delivery time"} {
-			p.do(chromedp.SendKeys(chromedp.CSS("#cl-new"), item), chromedp.Click(chromedp.CSS("#checklist-add button")))
+			p.typeInto("cl-new", item)
+			p.do(chromedp.Click(chromedp.CSS("#checklist-add button")))
 			p.waitJS(`Array.from(document.querySelectorAll('#checklist li')).some(li => li.innerText.includes(`+jsString(item)+`))`, "item "+item)
 		}
 		p.do(chromedp.Click(chromedp.CSS(`#checklist li:first-child input[type=checkbox]`)))
