@@ -62,19 +62,21 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = s.now()
 	}
-	var wants bool
-	err := tx.WithContext(ctx).Model(&Agent{}).Where("id = ? AND disabled_at IS NULL", n.AgentID).
-		Select("notify_email").Scan(&wants).Error
+	// One statement: every new ticket notifies, so the agent's mail setting is read
+	// in the insert rather than by a query of its own.
+	var row struct {
+		ID          int64
+		EmailStatus *string
+	}
+	err := tx.WithContext(ctx).Raw(`INSERT INTO notifications (agent_id, kind, ticket_id, data, created_at, email_status)
+		VALUES (?, ?, ?, ?, ?, (SELECT ?::text FROM agents WHERE id = ? AND notify_email AND disabled_at IS NULL))
+		RETURNING id, email_status`,
+		n.AgentID, n.Kind, n.TicketID, n.Data, n.CreatedAt, EmailPending, n.AgentID).Scan(&row).Error
 	if err != nil {
-		return fmt.Errorf("notification mail setting of agent %d: %w", n.AgentID, err)
-	}
-	if wants {
-		pending := EmailPending
-		n.EmailStatus = &pending
-	}
-	if err := tx.WithContext(ctx).Create(&n).Error; err != nil {
 		return fmt.Errorf("notify agent %d (%s): %w", n.AgentID, n.Kind, err)
 	}
+	n.ID, n.EmailStatus = row.ID, row.EmailStatus
+	wants := row.EmailStatus != nil
 	ev := LiveEvent{Kind: "notification", AgentID: n.AgentID,
 		Data: map[string]any{"id": n.ID, "kind": n.Kind, "data": map[string]any(n.Data)}}
 	if n.TicketID != nil {
