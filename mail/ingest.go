@@ -138,7 +138,7 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 			}
 			out.Items = append(out.Items, item)
 		}
-		return tx.Exec(`UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ?`, id).Error
+		return nil
 	})
 	if err != nil {
 		g.Tickets.DB.Exec(`UPDATE inbound_mails SET last_error = ?, attempts = attempts + 1 WHERE id = ?`,
@@ -243,7 +243,8 @@ type known struct {
 //     re-sync) or a mail and its reply take turns, and what the next statement
 //     reads is exact: the duplicate check needs no savepoint, and a reply and its
 //     original end on one ticket whichever is ingested first;
-//   - locks the inbound row; ok is false when another worker processed it first;
+//   - locks the inbound row and marks it processed (the mark commits with the
+//     rest); ok is false when another worker processed it first;
 //   - reads, per channel, which of the mail's own and referenced Message-IDs are
 //     stored, on which ticket, and whether a stored message refers to this mail.
 func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []string) (map[int64]*known, bool, error) {
@@ -273,13 +274,17 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 		Direct          *bool
 	}
 	ids := tickets.StringList(append([]string{msgID}, refs...))
-	err := tx.Raw(`SELECT l.id, m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
-		FROM (SELECT id FROM inbound_mails WHERE id = ? AND processed_at IS NULL FOR UPDATE) l
+	// Marking the row processed here locks it as FOR UPDATE would and saves the
+	// closing UPDATE: the mark commits only with everything the mail becomes.
+	err := tx.Raw(`WITH l AS (
+			UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ? AND processed_at IS NULL RETURNING id)
+		SELECT l.id, m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
+		FROM l
 		LEFT JOIN messages m ON m.channel_id = ANY(?) AND (
 			(m.message_id_header = ANY(?) AND m.message_id_header <> '')
 			OR (m."references" || string_to_array(NULLIF(m.in_reply_to, ''), ' ')) @> ARRAY[?]::text[])
 		ORDER BY m.id`,
-		ids, id, channels, ids, msgID).Scan(&rows).Error
+		id, ids, channels, ids, msgID).Scan(&rows).Error
 	if err != nil {
 		return nil, false, fmt.Errorf("lock inbound row: %w", err)
 	}

@@ -52,10 +52,7 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 	if in.CreatedBy == nil {
 		t.arrivalIn = tx.Statement.ConnPool
 	}
-	if err := RecordEvent(tx, t.ID, in.CreatedBy, "created", "", t.Status, nil); err != nil {
-		return nil, err
-	}
-	ch, responsible, err := arrivalChannel(tx, t.ChannelID)
+	ch, responsible, err := recordOpened(tx, t, in.CreatedBy)
 	if err != nil {
 		return nil, err
 	}
@@ -69,21 +66,24 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 		Data: JSONMap{"subject": t.Subject, "channel_id": t.ChannelID}})
 }
 
-// arrivalChannel reads what opening a ticket needs of its channel (assignment
-// settings and the responsible agents) in one query: it runs for every new ticket.
-func arrivalChannel(tx *gorm.DB, id int64) (Channel, []int64, error) {
+// recordOpened records new ticket t's "created" event and reads what opening it
+// needs of its channel (assignment settings and the responsible agents). It is
+// one statement because it runs for every new ticket.
+func recordOpened(tx *gorm.DB, t *Ticket, by *int64) (Channel, []int64, error) {
 	var row struct {
 		Channel
 		Responsible Int64List
 	}
-	res := tx.Raw(`SELECT c.*, ARRAY(SELECT m.agent_id FROM channel_members m
+	res := tx.Raw(`WITH created AS (
+			INSERT INTO ticket_events (ticket_id, agent_id, kind, new_value, created_at) VALUES (?, ?, 'created', ?, ?))
+		SELECT c.*, ARRAY(SELECT m.agent_id FROM channel_members m
 			WHERE m.channel_id = c.id AND m.role = ? ORDER BY m.agent_id) AS responsible
-		FROM channels c WHERE c.id = ?`, ResponsibleRole, id).Scan(&row)
+		FROM channels c WHERE c.id = ?`, t.ID, by, t.Status, t.CreatedAt, ResponsibleRole, t.ChannelID).Scan(&row)
 	if res.Error != nil {
-		return Channel{}, nil, fmt.Errorf("channel %d: %w", id, res.Error)
+		return Channel{}, nil, fmt.Errorf("open ticket %d in channel %d: %w", t.ID, t.ChannelID, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return Channel{}, nil, fmt.Errorf("channel %d: %w", id, ErrNotFound)
+		return Channel{}, nil, fmt.Errorf("channel %d: %w", t.ChannelID, ErrNotFound)
 	}
 	return row.Channel, row.Responsible, nil
 }
