@@ -8,17 +8,21 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Search matches a query against ticket subjects, message bodies (notes included:
 // only agents search), contact names and contact identities (addresses, phone
 // numbers, messenger ids).
 //
-// Substring matches use ILIKE, answered by the pg_trgm GIN indexes of migration
-// 00031; that works for scripts without spaces between words (Thai, Japanese,
-// Chinese) as well as Arabic and Russian. Word matches whose words are apart use the
-// `simple` tsvector index. Queries shorter than three characters have no trigram
-// to look up and scan instead: correct, but slow on a large install.
+// Matches use ILIKE, answered by the pg_trgm GIN indexes of migration 00031;
+// that works for scripts without spaces between words (Thai, Japanese, Chinese) as
+// well as Arabic and Russian. A query of several words finds bodies holding each
+// word anywhere (see matcher.body). Relevance adds a `simple` tsvector rank,
+// computed for the candidates only: there is no tsvector index, because building
+// it cost every inbound mail more than any other part of storing it (migration
+// 00054). Queries shorter than three characters have no trigram to look up and
+// scan instead: correct, but slow on a large install.
 
 // searchCap bounds the candidates each source (messages, subjects, contacts)
 // contributes to a relevance search: the most recent ones win.
@@ -51,17 +55,31 @@ func (m matcher) text(column string) (string, []any) {
 	return column + " " + m.op + " ?", []any{m.like}
 }
 
-// body is "message m matches q". A single token needs only the substring match,
-// which implies any word match; the tsvector is consulted for several words, which
-// may stand apart. Skipping it matters when the planner walks recent messages and
-// tests each row.
+// body is "message m matches q". A query of several words matches a body that
+// holds each of them, apart or together, as a word or inside one: the trigram
+// index answers each ILIKE and their AND, and the phrase itself implies it. Words
+// shorter than three characters have no trigram to look up and would make the
+// index read all of itself, so they only count towards ranking.
 func (m matcher) body() (string, []any) {
-	if len(strings.Fields(m.q)) < 2 {
-		return m.text(bodyExpr)
+	var conds []string
+	var args []any
+	seen := map[string]bool{}
+	for _, w := range strings.Fields(m.q) {
+		if utf8.RuneCountInString(w) < 3 || seen[strings.ToLower(w)] || len(conds) == maxSearchWords {
+			continue
+		}
+		seen[strings.ToLower(w)] = true
+		conds = append(conds, bodyExpr+" "+m.op+" ?")
+		args = append(args, likePattern(w))
 	}
-	return "(" + bodyExpr + " " + m.op + " ? OR to_tsvector('simple', " + bodyExpr + ") @@ plainto_tsquery('simple', ?))",
-		[]any{m.like, m.q}
+	if len(conds) < 2 {
+		return m.text(bodyExpr) // one word, or the phrase when its words are too short
+	}
+	return "(" + strings.Join(conds, " AND ") + ")", args
 }
+
+// maxSearchWords bounds the words of a query that each filter message bodies.
+const maxSearchWords = 8
 
 // contacts is a sub-select of ids of contacts whose name or identity matches. A
 // whole e-mail address is looked up by equality: its common trigrams ("com",

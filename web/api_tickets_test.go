@@ -671,7 +671,9 @@ func TestSearch(t *testing.T) {
 		{"الورود", ar.ID, "<mark>الورود</mark>"},         // Arabic
 		{"order 4711", en.ID, "<mark>order 4711</mark>"}, // English phrase
 		{"KARIN.MEYER", en.ID, ""},                       // contact identity, any case
-		{"invoice roses", en.ID, "<mark>invoice</mark>"}, // words apart: tsvector
+		{"invoice roses", en.ID, "<mark>invoice</mark>"}, // words apart
+		{"roses 4711 of send", en.ID, ""},                // any order; "of" too short to filter
+		{"voice ROSE", en.ID, ""},                        // inside longer words, any case
 		{"สมชาย", thai.ID, "<mark>สมชาย</mark>"},         // contact name
 	} {
 		p := search(tc.q)
@@ -681,6 +683,10 @@ func TestSearch(t *testing.T) {
 		if tc.snippet != "" && !strings.Contains(p.Items[0].Snippet, tc.snippet) {
 			t.Fatalf("%q: snippet %q", tc.q, p.Items[0].Snippet)
 		}
+	}
+	// Every word of a query must occur: one missing word is no match.
+	if p := search("invoice tulips"); len(p.Items) != 0 {
+		t.Fatalf("%q matched %v", "invoice tulips", ids(p.Items))
 	}
 	// Ranking: a subject hit outranks a body hit.
 	h.inbound(ch, "Bouquet", "Ich hätte gern Tulpen", uniq("de")+"@example.com", "")
