@@ -147,6 +147,10 @@ func (w *Worker) RunWorker(ctx context.Context) error {
 		// Scheduled tasks (delayed sends, wake-ups) move to the queue within a second
 		// of their time; asynq's default of 5 s is too coarse for "send at 14:00".
 		DelayedTaskCheckInterval: time.Second,
+		// When every queue is empty asynq polls again after 0.5–1.5 × this; at its
+		// default of 1 s a mail arriving at a quiet moment waited up to 1.5 s for its
+		// ingest. An idle worker now costs Redis ten small scripts a second.
+		TaskCheckInterval: 100 * time.Millisecond,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			w.log.Warn("task failed", "task", t.Type(), "err", err)
 		}),

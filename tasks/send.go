@@ -151,12 +151,27 @@ func SweepSends(ctx context.Context, svc *tickets.Service, q tickets.SendSchedul
 	return len(due), nil
 }
 
+// earlyTask bounds how long before its message is due a send task waits instead
+// of finishing: a message rescheduled further out has a task of its own.
+const earlyTask = 2 * time.Second
+
 func (s *Sender) handleSend(ctx context.Context, t *asynq.Task) error {
 	var p sendPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.MessageID == 0 {
 		return fmt.Errorf("send payload %q: %w", t.Payload(), asynq.SkipRetry)
 	}
 	m, err := s.Tickets.ClaimSend(ctx, p.MessageID)
+	var early *tickets.NotDueError
+	if errors.As(err, &early) && time.Until(early.At) < earlyTask {
+		// asynq keeps scheduled times in whole seconds, so a task may start up to a
+		// second before its message is due: wait for it rather than drop the send.
+		select {
+		case <-time.After(time.Until(early.At)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		m, err = s.Tickets.ClaimSend(ctx, p.MessageID)
+	}
 	switch {
 	case errors.Is(err, tickets.ErrNotSendable), errors.Is(err, tickets.ErrNotDue), errors.Is(err, tickets.ErrNotFound):
 		return nil

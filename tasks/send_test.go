@@ -579,3 +579,39 @@ func TestWorkerDiedMidSend(t *testing.T) {
 		t.Fatalf("sink got %d", n)
 	}
 }
+
+// TestSendTaskFiredEarlyWaits: asynq schedules in whole seconds, so a send task can
+// start up to a second before its message is due. It waits and sends instead of
+// finishing with nothing sent (which left the mail to the next sweep).
+func TestSendTaskFiredEarlyWaits(t *testing.T) {
+	e := newSendEnv(t, 0)
+	ctx := context.Background()
+	e.svc.Sends = nil // the test runs the task itself
+	at := time.Now().Add(1200 * time.Millisecond)
+	m := e.reply(tickets.OutboundDraft{BodyText: "at the minute", SendAt: &at})
+	s := &Sender{Tickets: e.svc, Blobs: e.deps.Blobs, Config: e.deps.Send, Log: e.deps.Log}
+	payload, _ := json.Marshal(sendPayload{MessageID: m.ID})
+	if err := s.handleSend(ctx, asynq.NewTask(TypeSend, payload)); err != nil {
+		t.Fatal(err)
+	}
+	got := e.sink.Messages()
+	if len(got) != 1 {
+		t.Fatalf("sink got %d mails, want 1", len(got))
+	}
+	if early := at.Sub(got[0].At); early > 500*time.Millisecond {
+		t.Fatalf("sent %v before it was due", early)
+	}
+	if st := e.message(m.ID).Status; st != tickets.MessageSent {
+		t.Fatalf("status %s", st)
+	}
+	// A message rescheduled further out is left to its own, later task.
+	later := time.Now().Add(time.Hour)
+	m2 := e.reply(tickets.OutboundDraft{BodyText: "tomorrow", SendAt: &later})
+	payload, _ = json.Marshal(sendPayload{MessageID: m2.ID})
+	if err := s.handleSend(ctx, asynq.NewTask(TypeSend, payload)); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.message(m2.ID).Status; st != tickets.MessageScheduled || len(e.sink.Messages()) != 1 {
+		t.Fatalf("a message due in an hour: status %s, %d mails", st, len(e.sink.Messages()))
+	}
+}

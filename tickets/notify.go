@@ -47,6 +47,11 @@ type NotificationMailer interface {
 // the task would look for a row not yet committed and wait a whole retry backoff.
 const uncommittedMailDelay = 3 * time.Second
 
+// notificationMailWindow holds every notification mail back briefly, so that what
+// follows within it for the same agent (the other tickets of a bulk action, a
+// mention right after an assignment) goes out in the same mail.
+const notificationMailWindow = 2 * time.Second
+
 // Notify stores n inside tx and announces it live once the surrounding Transact
 // commits (see PublishAfterCommit). tx may be nil to write outside a transaction.
 // When the agent wants notification mail the row is marked email_status=pending in
@@ -84,7 +89,7 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 	}
 	s.PublishAfterCommit(ctx, ev)
 	if wants && s.Mailer != nil {
-		id, delay := n.ID, time.Duration(0)
+		id, delay := n.ID, notificationMailWindow
 		if !inTransact(ctx) {
 			delay = uncommittedMailDelay
 		}

@@ -34,11 +34,18 @@ const (
 var (
 	// ErrNotSendable: the message was sent, canceled or failed already; nothing to do.
 	ErrNotSendable = errors.New("message is not waiting to be sent")
-	// ErrNotDue: the message was rescheduled to a later time; a later task sends it.
+	// ErrNotDue: the message is due later (rescheduled, or the task fired early);
+	// ClaimSend returns it as a *NotDueError carrying the due time.
 	ErrNotDue = errors.New("message is not due yet")
 	// ErrSendInFlight: another worker is sending it right now.
 	ErrSendInFlight = errors.New("message is being sent by another worker")
 )
+
+// NotDueError is ErrNotDue with the time the message is due.
+type NotDueError struct{ At time.Time }
+
+func (e *NotDueError) Error() string        { return ErrNotDue.Error() + " (due " + e.At.Format(time.RFC3339) + ")" }
+func (e *NotDueError) Is(target error) bool { return target == ErrNotDue }
 
 const (
 	// MaxScheduleAhead bounds send_at: a date years ahead is a typo, not a plan.

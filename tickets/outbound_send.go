@@ -20,8 +20,8 @@ import (
 const dueSlack = 500 * time.Millisecond
 
 // ClaimSend takes a due outbound message for delivery. It returns ErrNotSendable
-// when there is nothing to do (sent, canceled, failed), ErrNotDue when it was
-// rescheduled later, and ErrSendInFlight when another worker holds it.
+// when there is nothing to do (sent, canceled, failed), a *NotDueError (ErrNotDue)
+// when it is due later, and ErrSendInFlight when another worker holds it.
 func (s *Service) ClaimSend(ctx context.Context, id int64) (*Message, error) {
 	var m Message
 	var canceled bool
@@ -46,7 +46,7 @@ func (s *Service) ClaimSend(ctx context.Context, id int64) (*Message, error) {
 			return ErrNotSendable
 		}
 		if m.SendAt != nil && m.SendAt.After(now.Add(dueSlack)) {
-			return ErrNotDue
+			return &NotDueError{At: *m.SendAt}
 		}
 		if m.CancelOnReply {
 			var n int64
