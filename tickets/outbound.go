@@ -44,7 +44,9 @@ var (
 // NotDueError is ErrNotDue with the time the message is due.
 type NotDueError struct{ At time.Time }
 
-func (e *NotDueError) Error() string        { return ErrNotDue.Error() + " (due " + e.At.Format(time.RFC3339) + ")" }
+func (e *NotDueError) Error() string {
+	return ErrNotDue.Error() + " (due " + e.At.Format(time.RFC3339) + ")"
+}
 func (e *NotDueError) Is(target error) bool { return target == ErrNotDue }
 
 const (
