@@ -117,13 +117,17 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 	// Transact, not a bare transaction: notifications and live events raised
 	// inside (assignment, new ticket) go out once the ticket is committed.
 	err = g.Tickets.Transact(ctx, func(ctx context.Context, tx *gorm.DB) error {
-		stored, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls))
+		var sender string
+		if p.From.Address != "" && !cls.Bounce {
+			sender = tickets.NormaliseIdentity("email", cleanText(p.From.Address, 320))
+		}
+		stored, found, ok, err := lockArrival(tx, id, boxes, msgID, referencedIDs(p, cls), sender)
 		if err != nil || !ok {
 			return err
 		}
 		var contactID *int64
-		if addr := p.From.Address; addr != "" && !cls.Bounce {
-			c, err := g.Tickets.ResolveContact(ctx, tx, "email", cleanText(addr, 320), cleanText(p.From.Name, 200))
+		if sender != "" {
+			c, err := g.Tickets.ResolveLookedUpContact(ctx, tx, found, "email", sender, cleanText(p.From.Name, 200))
 			if err != nil && !errors.As(err, new(*tickets.ValidationError)) {
 				return err
 			}
@@ -246,8 +250,11 @@ type known struct {
 //   - locks the inbound row and marks it processed (the mark commits with the
 //     rest); ok is false when another worker processed it first;
 //   - reads, per channel, which of the mail's own and referenced Message-IDs are
-//     stored, on which ticket, and whether a stored message refers to this mail.
-func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []string) (map[int64]*known, bool, error) {
+//     stored, on which ticket, and whether a stored message refers to this mail;
+//   - looks up the contact owning sender (a normalised address; "" for none), so
+//     resolving the sender costs no statement of its own when they wrote before.
+func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []string, sender string) (
+	stored map[int64]*known, found *tickets.Contact, ok bool, err error) {
 	locked := append([]string{msgID}, refs[:min(len(refs), arrivalLocks)]...)
 	keys := make(tickets.Int64List, 0, len(boxes)*len(locked))
 	channels := make(tickets.Int64List, 0, len(boxes))
@@ -264,32 +271,41 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 	if err := tx.Exec(`SELECT set_config('synchronous_commit', 'off', true),
 			(SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(?::bigint[]) AS k ORDER BY 1) s)`,
 		keys).Error; err != nil {
-		return nil, false, fmt.Errorf("lock arrival: %w", err)
+		return nil, nil, false, fmt.Errorf("lock arrival: %w", err)
 	}
 	var rows []struct {
-		ID              int64
-		ChannelID       *int64
-		MessageIDHeader *string
-		TicketID        *int64
-		Direct          *bool
+		ID                 int64
+		SenderID           *int64
+		SenderName         *string
+		SenderMergedIntoID *int64
+		ChannelID          *int64
+		MessageIDHeader    *string
+		TicketID           *int64
+		Direct             *bool
 	}
 	ids := tickets.StringList(append([]string{msgID}, refs...))
 	// Marking the row processed here locks it as FOR UPDATE would and saves the
 	// closing UPDATE: the mark commits only with everything the mail becomes.
-	err := tx.Raw(`WITH l AS (
+	err = tx.Raw(`WITH l AS (
 			UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ? AND processed_at IS NULL RETURNING id)
-		SELECT l.id, m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
+		SELECT l.id, s.sender_id, s.sender_name, s.sender_merged_into_id,
+			m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
 		FROM l
+		LEFT JOIN LATERAL (`+tickets.IdentityLookupSQL+`) s ON true
 		LEFT JOIN messages m ON m.channel_id = ANY(?) AND (
 			(m.message_id_header = ANY(?) AND m.message_id_header <> '')
 			OR (m."references" || string_to_array(NULLIF(m.in_reply_to, ''), ' ')) @> ARRAY[?]::text[])
 		ORDER BY m.id`,
-		id, ids, channels, ids, msgID).Scan(&rows).Error
+		id, ids, "email", sender, channels, ids, msgID).Scan(&rows).Error
 	if err != nil {
-		return nil, false, fmt.Errorf("lock inbound row: %w", err)
+		return nil, nil, false, fmt.Errorf("lock inbound row: %w", err)
 	}
 	if len(rows) == 0 {
-		return nil, false, nil
+		return nil, nil, false, nil
+	}
+	// found is the sender's contact, nil when the address is new.
+	if r := rows[0]; r.SenderID != nil {
+		found = &tickets.Contact{ID: *r.SenderID, Name: *r.SenderName, MergedIntoID: r.SenderMergedIntoID}
 	}
 	out := map[int64]*known{}
 	for _, b := range boxes {
@@ -307,7 +323,7 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 			k.answeredOn = *r.TicketID // the earliest reply's ticket
 		}
 	}
-	return out, true, nil
+	return out, found, true, nil
 }
 
 // parse reads the raw mail once: the parser consumes it while a hash of the raw

@@ -200,3 +200,38 @@ func TestIngestCountsArrivals(t *testing.T) {
 		t.Fatalf("activity_seq after two replies = %d, want 3", n)
 	}
 }
+
+// The sender is looked up in the ingest's locking statement: a returning sender,
+// in any letter case, is the same contact; a contact merged away resolves to the
+// one it was merged into; a contact without a name takes the display name.
+func TestIngestResolvesReturningSender(t *testing.T) {
+	db := testenv.DB(t)
+	_, mb := newMailbox(t)
+	local := unique("dora")
+	contactOf := func(items []IngestedItem) (id int64) {
+		db.Raw(`SELECT contact_id FROM messages WHERE id = ?`, items[0].MessageID).Scan(&id)
+		return id
+	}
+	first := contactOf(ingestRaw(t, []int64{mb.ID}, mailFrom(local+"@customer.test", "One", unique("m")+"@c.test", "", "x")))
+	if first == 0 {
+		t.Fatal("no contact for a new sender")
+	}
+	again := contactOf(ingestRaw(t, []int64{mb.ID},
+		mailFrom("Dora Diaz <"+strings.ToUpper(local)+"@Customer.TEST>", "Two", unique("m")+"@c.test", "", "x")))
+	if again != first {
+		t.Fatalf("returning sender: contact %d, want %d", again, first)
+	}
+	var name string
+	db.Raw(`SELECT name FROM contacts WHERE id = ?`, first).Scan(&name)
+	if name != "Dora Diaz" {
+		t.Fatalf("empty name not filled from the display name: %q", name)
+	}
+	survivor := &tickets.Contact{Name: "Dora (merged)"}
+	if err := db.Create(survivor).Error; err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(`UPDATE contacts SET merged_into_id = ? WHERE id = ?`, survivor.ID, first)
+	if got := contactOf(ingestRaw(t, []int64{mb.ID}, mailFrom(local+"@customer.test", "Three", unique("m")+"@c.test", "", "x"))); got != survivor.ID {
+		t.Fatalf("merged contact: %d, want the survivor %d", got, survivor.ID)
+	}
+}

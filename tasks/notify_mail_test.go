@@ -3,8 +3,10 @@ package tasks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -270,5 +272,49 @@ func TestNotificationMailText(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Tasks of a burst fall due together and claim at once: one claim takes every
+// waiting copy, the others find theirs taken, so the burst is one mail.
+func TestNotificationMailClaimsTakeTurns(t *testing.T) {
+	f := newMailFixture(t)
+	f.svc.Mailer = nil // no tasks: the test claims as they would, all at once
+	keen := f.agent(tickets.RoleAgent)
+	ch := f.channel(keen.ID)
+	tk := f.ticket(f.admin, ch, tickets.NewTask{Subject: "Burst", AssigneeID: &keen.ID})
+	f.svc.DB.Exec(`UPDATE notifications SET email_status = 'sent' WHERE agent_id = ?`, keen.ID) // the assignment's
+	for round := range 5 {
+		var ids []int64
+		for range 6 {
+			n := tickets.Notification{AgentID: keen.ID, Kind: tickets.NotifyMention, TicketID: &tk.ID}
+			if err := f.svc.Notify(t.Context(), nil, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.svc.DB.Raw(`SELECT id FROM notifications WHERE agent_id = ? AND email_status = 'pending' ORDER BY id`,
+			keen.ID).Scan(&ids)
+		if len(ids) != 6 {
+			t.Fatalf("round %d: %d copies pending, want 6", round, len(ids))
+		}
+		var wg sync.WaitGroup
+		sizes := make([]int, len(ids))
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := f.svc.ClaimNotificationMail(context.Background(), id, time.Minute)
+				if err != nil && !errors.Is(err, tickets.ErrNoMailToSend) {
+					t.Error(err)
+				}
+				sizes[i] = len(b)
+			}()
+		}
+		wg.Wait()
+		slices.Sort(sizes)
+		if fmt.Sprint(sizes) != "[0 0 0 0 0 6]" {
+			t.Fatalf("round %d: claimed batches %v, want one of all six", round, sizes)
+		}
+		f.svc.DB.Exec(`UPDATE notifications SET email_status = 'sent' WHERE agent_id = ?`, keen.ID)
 	}
 }

@@ -23,6 +23,31 @@ func NormaliseIdentity(kind, value string) string {
 // (kind, value) index decides, and the loser re-reads the winner's row. A merged
 // contact resolves to the contact it was merged into.
 func (s *Service) ResolveContact(ctx context.Context, tx *gorm.DB, kind, value, displayName string) (*Contact, error) {
+	return s.resolveContact(ctx, tx, kind, value, displayName, nil)
+}
+
+// IdentityLookupSQL is a sub-select of the contact owning identity (kind, value)
+// as sender_id, sender_name and sender_merged_into_id, for a caller that folds the
+// lookup into a statement it runs anyway (mail ingest) and passes the result to
+// ResolveLookedUpContact. value must be NormaliseIdentity's form.
+const IdentityLookupSQL = `SELECT c.id AS sender_id, c.name AS sender_name, c.merged_into_id AS sender_merged_into_id
+	FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = ? AND i.value = ?`
+
+// ResolveLookedUpContact is ResolveContact after the caller looked the identity up
+// with IdentityLookupSQL in the same transaction: found is the contact it returned,
+// nil when there was none. It saves ResolveContact's own lookup.
+func (s *Service) ResolveLookedUpContact(ctx context.Context, tx *gorm.DB, found *Contact, kind, value,
+	displayName string) (*Contact, error) {
+	if found == nil {
+		found = &Contact{} // looked up, none: go straight to the insert
+	}
+	return s.resolveContact(ctx, tx, kind, value, displayName, found)
+}
+
+// resolveContact is ResolveContact; lookedUp, when not nil, is the result of a
+// lookup already made (ID 0: none).
+func (s *Service) resolveContact(ctx context.Context, tx *gorm.DB, kind, value, displayName string,
+	lookedUp *Contact) (*Contact, error) {
 	value = NormaliseIdentity(kind, value)
 	if value == "" {
 		return nil, Invalid("identity", "is empty")
@@ -34,10 +59,16 @@ func (s *Service) ResolveContact(ctx context.Context, tx *gorm.DB, kind, value, 
 	// one insert of both rows.
 	for attempt := 0; attempt < 3; attempt++ {
 		var found []Contact
-		err := tx.Raw(`SELECT c.* FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
-			WHERE i.kind = ? AND i.value = ?`, kind, value).Scan(&found).Error
-		if err != nil {
-			return nil, fmt.Errorf("look up %s identity: %w", kind, err)
+		if attempt == 0 && lookedUp != nil {
+			if lookedUp.ID != 0 {
+				found = append(found, *lookedUp)
+			}
+		} else {
+			err := tx.Raw(`SELECT c.* FROM contact_identities i JOIN contacts c ON c.id = i.contact_id
+				WHERE i.kind = ? AND i.value = ?`, kind, value).Scan(&found).Error
+			if err != nil {
+				return nil, fmt.Errorf("look up %s identity: %w", kind, err)
+			}
 		}
 		if len(found) > 0 {
 			return s.liveContact(tx, &found[0], displayName)
@@ -48,7 +79,7 @@ func (s *Service) ResolveContact(ctx context.Context, tx *gorm.DB, kind, value, 
 		}
 		// ON CONFLICT waits for a concurrent insert of the same identity; when that
 		// one wins, our contact row is removed again and the next round reads theirs.
-		err = tx.Raw(`WITH c AS (
+		err := tx.Raw(`WITH c AS (
 				INSERT INTO contacts (name, created_at, updated_at) VALUES (?, now(), now()) RETURNING *),
 			i AS (
 				INSERT INTO contact_identities (contact_id, kind, value, display_name, created_at)

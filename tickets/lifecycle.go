@@ -46,17 +46,21 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 		t.ActivitySeq = 1
 	}
 	tx = tx.WithContext(ctx)
-	if err := tx.Create(t).Error; err != nil {
-		return nil, fmt.Errorf("create ticket: %w", err)
+	ch, responsible, err := insertTicket(tx, t, in.CreatedBy)
+	if err != nil {
+		return nil, err
 	}
 	if in.CreatedBy == nil {
 		t.arrivalIn = tx.Statement.ConnPool
 	}
-	ch, responsible, err := recordOpened(tx, t, in.CreatedBy)
-	if err != nil {
-		return nil, err
-	}
-	if t.AssigneeID == nil {
+	switch {
+	case in.AssigneeID != nil:
+	case t.AssigneeID != nil: // the channel's default assignee, set by the insert
+		if err := s.Notify(ctx, tx, Notification{AgentID: *t.AssigneeID, Kind: NotifyAssignment, TicketID: &t.ID,
+			Data: JSONMap{"auto": true, "subject": t.Subject}}); err != nil {
+			return nil, err
+		}
+	default:
 		if err := s.autoAssign(ctx, tx, t, ch); err != nil {
 			return nil, err
 		}
@@ -66,25 +70,55 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 		Data: JSONMap{"subject": t.Subject, "channel_id": t.ChannelID}})
 }
 
-// recordOpened records new ticket t's "created" event and reads what opening it
-// needs of its channel (assignment settings and the responsible agents). It is
-// one statement because it runs for every new ticket.
-func recordOpened(tx *gorm.DB, t *Ticket, by *int64) (Channel, []int64, error) {
+// insertTicket stores new ticket t with its "created" event and returns what
+// opening it needs of its channel (assignment settings, responsible agents). A
+// ticket without an assignee in a channel assigning to a default assignee gets
+// that agent in the insert, with its "assigned" event. It is one statement because
+// it runs for every new ticket; other assignment modes are autoAssign's.
+func insertTicket(tx *gorm.DB, t *Ticket, by *int64) (Channel, []int64, error) {
 	var row struct {
+		TicketID         int64
+		TicketNumber     int64
+		TicketAssigneeID *int64
 		Channel
 		Responsible Int64List
 	}
-	res := tx.Raw(`WITH created AS (
-			INSERT INTO ticket_events (ticket_id, agent_id, kind, new_value, created_at) VALUES (?, ?, 'created', ?, ?))
-		SELECT c.*, ARRAY(SELECT m.agent_id FROM channel_members m
-			WHERE m.channel_id = c.id AND m.role = ? ORDER BY m.agent_id) AS responsible
-		FROM channels c WHERE c.id = ?`, t.ID, by, t.Status, t.CreatedAt, ResponsibleRole, t.ChannelID).Scan(&row)
+	res := tx.Raw(`WITH c AS (
+			SELECT c.*, ARRAY(SELECT m.agent_id FROM channel_members m
+				WHERE m.channel_id = c.id AND m.role = ? ORDER BY m.agent_id) AS responsible
+			FROM channels c WHERE c.id = ?),
+		t AS (
+			INSERT INTO tickets (channel_id, kind, subject, status, priority, assignee_id, contact_id, mailbox_id,
+				messenger_connection_id, wake_on_reply, last_activity_at, last_customer_activity_at, created_at,
+				updated_at, activity_seq)
+			SELECT c.id, ?, ?, ?, ?,
+				COALESCE(?::bigint, CASE WHEN c.assignment_mode = 'default' THEN c.default_assignee_id END),
+				?, ?, ?, ?, ?, ?, ?, ?, ?
+			FROM c
+			RETURNING id, number, assignee_id),
+		events AS (
+			-- One insert, in timeline order: "created", then "assigned" when the
+			-- channel's default assignee was applied.
+			INSERT INTO ticket_events (ticket_id, agent_id, kind, new_value, data, created_at)
+			SELECT t.id, e.agent_id, e.kind, e.new_value, e.data, ? FROM t CROSS JOIN LATERAL (VALUES
+				(1, ?::bigint, 'created', ?::text, '{}'::jsonb),
+				(2, NULL, 'assigned', t.assignee_id::text, '{"auto": true, "mode": "default"}'::jsonb))
+				AS e (ord, agent_id, kind, new_value, data)
+			WHERE e.ord = 1 OR (?::bigint IS NULL AND t.assignee_id IS NOT NULL)
+			ORDER BY e.ord)
+		SELECT t.id AS ticket_id, t.number AS ticket_number, t.assignee_id AS ticket_assignee_id, c.*
+		FROM t, c`,
+		ResponsibleRole, t.ChannelID,
+		t.Kind, t.Subject, t.Status, t.Priority, t.AssigneeID, t.ContactID, t.MailboxID, t.MessengerConnectionID,
+		t.WakeOnReply, t.LastActivityAt, t.LastCustomerActivityAt, t.CreatedAt, t.UpdatedAt, t.ActivitySeq,
+		t.CreatedAt, by, t.Status, t.AssigneeID).Scan(&row)
 	if res.Error != nil {
-		return Channel{}, nil, fmt.Errorf("open ticket %d in channel %d: %w", t.ID, t.ChannelID, res.Error)
+		return Channel{}, nil, fmt.Errorf("create ticket in channel %d: %w", t.ChannelID, res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return Channel{}, nil, fmt.Errorf("channel %d: %w", t.ChannelID, ErrNotFound)
 	}
+	t.ID, t.Number, t.AssigneeID = row.TicketID, row.TicketNumber, row.TicketAssigneeID
 	return row.Channel, row.Responsible, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // States of a notification's e-mail copy (notifications.email_status).
@@ -57,10 +59,19 @@ func (s *Service) ClaimNotificationMail(ctx context.Context, id int64, lease tim
 	db := s.DB.WithContext(ctx)
 	now := s.now()
 	var claimed []int64
-	// SKIP LOCKED: two workers claiming for one agent at once take disjoint rows
-	// instead of waiting on each other; the task's own row comes first so it is in
-	// its own batch whatever the limit.
-	err := db.Raw(`WITH own AS (
+	// Claims for one agent take turns: the tasks of a burst fall due together, and
+	// the first claims every waiting copy while the others then find theirs taken
+	// (claiming at once, they split the burst into several mails). The lock is held
+	// only until the claim commits, never while mail is sent. SKIP LOCKED then only
+	// passes over rows a claim from before a crash still holds; the task's own row
+	// comes first so it is in its own batch whatever the limit.
+	err := db.Transaction(func(tx *gorm.DB) error {
+		err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('notify-mail:' || agent_id, 0))
+			FROM notifications WHERE id = ?`, id).Error
+		if err != nil {
+			return err
+		}
+		return tx.Raw(`WITH own AS (
 			SELECT id, agent_id FROM notifications
 			WHERE id = ? AND (email_status = 'pending' OR (email_status = 'sending' AND email_claimed_at < ?))
 			FOR UPDATE SKIP LOCKED),
@@ -73,6 +84,7 @@ func (s *Service) ClaimNotificationMail(ctx context.Context, id int64, lease tim
 		UPDATE notifications SET email_status = 'sending', email_claimed_at = ?
 		WHERE id IN (SELECT id FROM batch)
 		RETURNING id`, id, now.Add(-lease), now.Add(-lease), MaxNotificationBatch, now).Scan(&claimed).Error
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim mail of notification %d: %w", id, err)
 	}

@@ -463,6 +463,31 @@ func TestAssignment(t *testing.T) {
 		return ch
 	}
 
+	t.Run("default_assignee", func(t *testing.T) {
+		ch := admin.channel(uniq("Assign default"), "email", agents[0].ID, agents[1].ID)
+		admin.must(200, "PATCH", fmt.Sprintf("/api/v1/channels/%d", ch),
+			map[string]any{"assignment_mode": "default", "default_assignee_id": agents[1].ID}, nil)
+		tk := h.inbound(ch, "Default", "x", uniq("def")+"@example.com", "")
+		if a := assignee(tk); a != agents[1].ID {
+			t.Fatalf("default assignee: %d, want %d", a, agents[1].ID)
+		}
+		var kinds []string
+		h.svc.DB.Raw("SELECT kind FROM ticket_events WHERE ticket_id = ? ORDER BY id", tk.ID).Scan(&kinds)
+		if fmt.Sprint(kinds) != "[created assigned]" {
+			t.Fatalf("timeline %v, want created then assigned", kinds)
+		}
+		var n int64
+		h.svc.DB.Raw("SELECT count(*) FROM notifications WHERE agent_id = ? AND ticket_id = ? AND kind = ?",
+			agents[1].ID, tk.ID, tickets.NotifyAssignment).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d assignment notifications, want 1", n)
+		}
+		// With the mode elsewhere, the default assignee is not applied.
+		admin.must(200, "PATCH", fmt.Sprintf("/api/v1/channels/%d", ch), map[string]any{"assignment_mode": "none"}, nil)
+		if a := assignee(h.inbound(ch, "None", "x", uniq("none")+"@example.com", "")); a != 0 {
+			t.Fatalf("mode none assigned %d", a)
+		}
+	})
 	t.Run("round_robin_skips_away_agents", func(t *testing.T) {
 		status(0, "online")
 		status(1, "away")
