@@ -136,7 +136,7 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 			}
 		}
 		for _, b := range boxes {
-			item, err := g.deliver(ctx, tx, b, p, cls, contactID, msgID, stored[b.channelID])
+			item, err := g.deliver(ctx, tx, id, b, p, cls, contactID, msgID, stored[b.channelID])
 			if err != nil {
 				return fmt.Errorf("channel %d: %w", b.channelID, err)
 			}
@@ -367,8 +367,8 @@ func (g *Ingester) rawAttachment(row *claimedMail) (ParsedAttachment, error) {
 // deliver stores the mail in one channel: thread or open a ticket, add the
 // message and its attachments, mark a bounced outbound message failed. k is what
 // the channel has stored of the Message-IDs around the mail.
-func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Parsed, cls Classification,
-	contactID *int64, msgID string, k *known) (IngestedItem, error) {
+func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, inboundID int64, b targetBox, p *Parsed,
+	cls Classification, contactID *int64, msgID string, k *known) (IngestedItem, error) {
 	item := IngestedItem{ChannelID: b.channelID, AutoReply: cls.AutoReply, Bounce: cls.Bounce}
 	if tid, ok := k.tickets[msgID]; ok {
 		item.Duplicate, item.TicketID = true, tid
@@ -397,7 +397,7 @@ func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, b targetBox, p *Par
 		}
 		item.NewTicket = true
 	}
-	m := g.message(b, p, cls, contactID, msgID)
+	m := g.message(inboundID, b, p, cls, contactID, msgID)
 	if err := g.Tickets.AddInboundMessage(ctx, tx, t, m); err != nil {
 		// The arrival lock makes this unreachable for mail; should another writer
 		// have stored the Message-ID anyway, the whole ingest rolls back and the
@@ -426,7 +426,8 @@ func takeOriginalSubject(tx *gorm.DB, t *tickets.Ticket, subject string) error {
 	return nil
 }
 
-func (g *Ingester) message(b targetBox, p *Parsed, cls Classification, contactID *int64, msgID string) *tickets.Message {
+func (g *Ingester) message(inboundID int64, b targetBox, p *Parsed, cls Classification, contactID *int64,
+	msgID string) *tickets.Message {
 	mb := b.id
 	m := &tickets.Message{
 		Direction: tickets.DirectionInbound, Status: tickets.MessageReceived, ContactID: contactID, MailboxID: &mb,
@@ -437,6 +438,7 @@ func (g *Ingester) message(b targetBox, p *Parsed, cls Classification, contactID
 		MessageIDHeader: msgID, InReplyTo: cleanText(strings.Join(p.InReplyTo, " "), 4000),
 		References:  idsList(p.References),
 		IsAutoReply: cls.AutoReply, IsBounce: cls.Bounce, ParseWarning: cleanText(p.Warning(), 4000),
+		InboundMailID: &inboundID,
 	}
 	if len(p.ReplyTo) > 0 {
 		m.ReplyTo = cleanText(p.ReplyTo[0].Address, 320)

@@ -403,7 +403,7 @@ func (p *Parsed) storeAttachment(h textproto.Header, mt string, params map[strin
 	}
 	if err != nil {
 		if errors.Is(err, errPartTooLarge) || strings.Contains(err.Error(), "too large") {
-			p.warn("attachment %q larger than %d bytes dropped", name, p.opts.MaxPartBytes)
+			p.warn("attachment %q larger than %d bytes not stored; it is in the original mail", name, p.opts.MaxPartBytes)
 			io.Copy(io.Discard, r)
 			return nil
 		}

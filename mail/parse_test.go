@@ -90,7 +90,7 @@ func TestParseLimits(t *testing.T) {
 			ParseOptions{MaxPartBytes: 100000},
 			func(t *testing.T, p *Parsed) {
 				if len(p.Attachments) != 1 || p.Attachments[0].Filename != "ok.pdf" || p.Attachments[0].Size != 500 ||
-					!strings.Contains(p.Warning(), `attachment "bomb.zip" larger than 100000 bytes dropped`) ||
+					!strings.Contains(p.Warning(), `attachment "bomb.zip" larger than 100000 bytes not stored; it is in the original mail`) ||
 					!strings.Contains(p.Text, "see files") {
 					t.Fatalf("attachments %+v text %q warnings %v", p.Attachments, p.Text, p.Warnings)
 				}

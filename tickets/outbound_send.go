@@ -217,3 +217,17 @@ func (s *Service) publishMessage(ctx context.Context, m *Message) {
 	s.Publisher.Publish(ctx, LiveEvent{Kind: "message.updated", ChannelID: m.ChannelID, TicketID: m.TicketID,
 		Data: map[string]any{"message_id": m.ID, "status": m.Status}})
 }
+
+// MessageOriginal returns the raw mail inbound message id was parsed from, for an
+// agent who may see the message. ErrNotFound when there is none (a note, a reply,
+// a messenger message, or mail stored before originals were kept).
+func (s *Service) MessageOriginal(ctx context.Context, a *Agent, id int64) (inboundMailID int64, err error) {
+	m, err := s.VisibleMessage(ctx, a, id)
+	if err != nil {
+		return 0, err
+	}
+	if m.InboundMailID == nil {
+		return 0, fmt.Errorf("original of message %d: %w", id, ErrNotFound)
+	}
+	return *m.InboundMailID, nil
+}

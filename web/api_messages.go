@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/postdesk/postdesk/mail"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -21,6 +25,7 @@ func (s *Server) registerMessages(g *gin.RouterGroup) {
 	g.POST("/tickets/:id/messages", s.postTicketMessage)
 	g.GET("/messages", s.listMessages)
 	g.GET("/messages/:id", s.getMessage)
+	g.GET("/messages/:id/original", s.messageOriginal)
 	g.PATCH("/messages/:id", s.patchMessage)
 	g.POST("/messages/:id/cancel", s.cancelMessage)
 	g.POST("/messages/:id/send-now", s.sendMessageNow)
@@ -230,4 +235,44 @@ func (s *Server) testMailboxSMTP(c *gin.Context) {
 		return
 	}
 	ok(c, gin.H{"ok": true})
+}
+
+// messageOriginal serves the raw mail an inbound message was parsed from, as a
+// .eml download.
+func (s *Server) messageOriginal(c *gin.Context) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if err := s.sendOriginal(c, id); err != nil {
+		fail(c, err)
+	}
+}
+
+// sendOriginal streams the raw mail of message id for the agent of the request.
+// Errors before the first byte are returned for the caller to render.
+func (s *Server) sendOriginal(c *gin.Context, id int64) error {
+	ctx := c.Request.Context()
+	inboundID, err := s.tickets.MessageOriginal(ctx, agent(c), id)
+	if err != nil {
+		return err
+	}
+	r, err := (&mail.Intake{DB: s.tickets.DB, Blobs: s.blobs}).OpenRaw(ctx, inboundID)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := c.Writer.Header()
+	h.Set("Content-Type", "message/rfc822")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment",
+		map[string]string{"filename": fmt.Sprintf("message-%d.eml", id)}))
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, max-age=3600")
+	c.Status(http.StatusOK)
+	if _, err := io.Copy(c.Writer, r); err != nil {
+		s.log.Warn("send original mail", "message_id", id, "err", err) // the status is out already
+	}
+	return nil
 }

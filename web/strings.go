@@ -111,6 +111,7 @@ var uiStrings = map[string]string{
 	"msg.note":             "Internal note",
 	"msg.quoted":           "Show quoted text",
 	"msg.attachments":      "Attachments",
+	"msg.original":         "Original mail",
 	"msg.html":             "Formatted message",
 	"msg.to":               "To",
 	"msg.status.scheduled": "Scheduled",

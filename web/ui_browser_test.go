@@ -360,6 +360,11 @@ func TestBrowserInbox(t *testing.T) {
 		if u := p.url(); !strings.HasSuffix(strings.SplitN(u, "?", 2)[0], "/tickets/"+itoa(int(tk.ID))) {
 			t.Fatalf("url %s does not name the ticket", u)
 		}
+		// The original mail is one link away, served with the agent's session.
+		evalJS[bool](p, `(() => { fetch(document.querySelector('.msg-inbound a[href$="/original"]').href)
+			.then(r => r.text()).then(t => { window.__original = t }); return true })()`)
+		p.waitJS(`typeof window.__original === 'string' && window.__original.includes('Subject: Peonies for Saturday?')`,
+			"the original mail")
 		p.shot("ticket")
 	})
 

@@ -21,6 +21,7 @@ import (
 func (s *Server) registerTicketPane(g *gin.RouterGroup) {
 	g.GET("/ui/tickets/:id", s.ticketFragment)
 	g.GET("/ui/attachments/:id", s.attachmentFile)
+	g.GET("/ui/messages/:id/original", s.originalFile)
 }
 
 // ticketData is everything the pane shows.
@@ -202,4 +203,17 @@ func (s *Server) ticketLinks(ctx context.Context, a *tickets.Agent, d *ticketDat
 		}
 	}
 	return nil
+}
+
+// originalFile is the ticket pane's "Original" link: the raw mail of an inbound
+// message, as a download.
+func (s *Server) originalFile(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		s.pageError(c, tickets.ErrNotFound)
+		return
+	}
+	if err := s.sendOriginal(c, id); err != nil {
+		s.pageError(c, err)
+	}
 }
