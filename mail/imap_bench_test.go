@@ -56,6 +56,8 @@ func benchIMAPPoll(b *testing.B, parallel int, newSink func(testing.TB) (IMAPSin
 
 type discardSink struct{ n atomic.Int64 }
 
+func (s *discardSink) MaxMailBytes() int64 { return 0 }
+
 func (s *discardSink) Accept(ctx context.Context, a Arrival, r io.Reader) (int64, error) {
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return 0, err

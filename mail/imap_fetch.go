@@ -54,44 +54,12 @@ func (r *batchResult) failed() bool {
 // UID up to which everything is stored and flagged (or, when even its header is
 // over the size limit, passed over).
 func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *imapSync, batch []imap.UID) (imap.UID, error) {
-	cmd := c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
-		UID:         true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	})
 	res := &batchResult{accepted: make(map[imap.UID]bool, len(batch)), skipped: make(map[imap.UID]bool)}
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, p.parallel())
-	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		if res.failed() || ctx.Err() != nil {
-			continue // Next discards the rest of the response
-		}
-		uid, body, err := p.readMessage(msg, func(uid imap.UID, r io.Reader) error {
-			// Too large to hold: commit it alone, after everything before it.
-			wg.Wait()
-			_, err := p.Sink.Accept(ctx, p.arrival(st, uid), r)
-			res.record(p, st, uid, err)
-			return nil
-		})
-		if err != nil {
-			res.record(p, st, uid, err)
-			continue
-		}
-		if body == nil {
-			continue // streamed above
-		}
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			_, err := p.Sink.Accept(ctx, p.arrival(st, uid), bytes.NewReader(body))
-			res.record(p, st, uid, err)
-		}()
+	fetch, err := p.withinLimit(c, batch, res)
+	if err != nil {
+		return 0, err
 	}
-	wg.Wait()
-	acceptErr := res.err
-	if err := cmd.Close(); err != nil && acceptErr == nil {
-		acceptErr = fmt.Errorf("fetch: %w", err)
-	}
+	acceptErr := p.fetchBodies(ctx, c, st, fetch, res)
 
 	// A cancelled session is a dying process: it must not flag what it may not
 	// have finished; the next session re-fetches, and the sink deduplicates.
@@ -124,6 +92,79 @@ func (p *IMAPPoller) fetchBatch(ctx context.Context, c *imapclient.Client, st *i
 		progress = u
 	}
 	return progress, acceptErr
+}
+
+// fetchBodies fetches the mails of uids and hands each to the sink, recording
+// the outcome in res. It returns the first error that stops the batch.
+func (p *IMAPPoller) fetchBodies(ctx context.Context, c *imapclient.Client, st *imapSync, uids []imap.UID,
+	res *batchResult) error {
+	if len(uids) == 0 {
+		return nil // every one of them is over the size limit
+	}
+	cmd := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, p.parallel())
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		if res.failed() || ctx.Err() != nil {
+			continue // Next discards the rest of the response
+		}
+		uid, body, err := p.readMessage(msg, func(uid imap.UID, r io.Reader) error {
+			// Too large to hold: commit it alone, after everything before it.
+			wg.Wait()
+			_, err := p.Sink.Accept(ctx, p.arrival(st, uid), r)
+			res.record(p, st, uid, err)
+			return nil
+		})
+		if err != nil {
+			res.record(p, st, uid, err)
+			continue
+		}
+		if body == nil {
+			continue // streamed above
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			_, err := p.Sink.Accept(ctx, p.arrival(st, uid), bytes.NewReader(body))
+			res.record(p, st, uid, err)
+		}()
+	}
+	wg.Wait()
+	if err := cmd.Close(); err != nil && res.err == nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	return res.err
+}
+
+// withinLimit asks the server for the sizes of batch and returns the UIDs whose
+// mail the sink takes; the larger ones are marked skipped in res, for keepHeaders,
+// without their bodies ever crossing the wire. Without a size limit it returns
+// batch as it is.
+func (p *IMAPPoller) withinLimit(c *imapclient.Client, batch []imap.UID, res *batchResult) ([]imap.UID, error) {
+	limit := p.Sink.MaxMailBytes()
+	if limit <= 0 {
+		return batch, nil
+	}
+	msgs, err := c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch sizes: %w", err)
+	}
+	for _, m := range msgs {
+		if m.RFC822Size > limit {
+			res.skipped[m.UID] = true
+		}
+	}
+	fetch := make([]imap.UID, 0, len(batch))
+	for _, u := range batch {
+		if !res.skipped[u] {
+			fetch = append(fetch, u)
+		}
+	}
+	return fetch, nil
 }
 
 // readMessage reads one fetched message: its UID and, when it fits in

@@ -167,6 +167,8 @@ func (s *countingSink) Accept(ctx context.Context, a Arrival, r io.Reader) (int6
 	return s.in.Accept(ctx, a, r)
 }
 
+func (s *countingSink) MaxMailBytes() int64 { return s.in.MaxMailBytes() }
+
 func (s *countingSink) callCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

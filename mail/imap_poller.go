@@ -22,6 +22,9 @@ import (
 // (mailbox, UIDVALIDITY, UID) twice must return the first id and store nothing new.
 type IMAPSink interface {
 	Accept(ctx context.Context, m Arrival, r io.Reader) (int64, error)
+	// MaxMailBytes is the largest mail Accept takes (<= 0: no limit); the poller
+	// fetches only the header of a larger one.
+	MaxMailBytes() int64
 }
 
 // ErrMailboxBusy is returned by Poll when another session, in this process or any

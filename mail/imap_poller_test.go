@@ -5,7 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -597,4 +601,70 @@ func TestIMAPOversizedHeaderIsLeftInTheFolder(t *testing.T) {
 	if sink.callCount() != calls {
 		t.Fatalf("next poll fetched the passed-over mail again (%d sink calls)", sink.callCount()-calls)
 	}
+}
+
+// The poller learns each new message's size before fetching it: a mail over the
+// limit never crosses the wire whole, only its header does.
+func TestIMAPOversizedMailIsNotDownloaded(t *testing.T) {
+	srv := startMemIMAP(t, "support", "pw")
+	port, received := countingProxy(t, net.JoinHostPort(srv.host, strconv.Itoa(srv.port)))
+	sink := newCountingSink(t)
+	sink.in.MaxSize = 20 << 10
+	p, svc := newPoller(t, sink)
+	mb := imapMailbox(t, svc, srv.host, port, "support", "pw", "seen", "")
+	u := dialUser(t, srv.host, srv.port, "support", "pw")
+	huge := testMail("big@example.org", mb.Address, "huge", unique("m")+"@example.org") +
+		strings.Repeat(strings.Repeat("z", 76)+"\r\n", 5000) // ~390 KB of body
+	u.appendMail("INBOX", huge)
+	u.appendMail("INBOX", testMail("bob@example.org", mb.Address, "after", unique("m")+"@example.org"))
+	if err := p.Poll(t.Context(), mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, got := stored(t, mb.ID), reloadMailbox(t, svc, mb.ID); n != 2 || got.IMAPLastUID != 2 ||
+		!strings.Contains(got.LastError, "only the header kept: UID [1]") {
+		t.Fatalf("stored %d, state %+v", n, got.IMAPStatus)
+	}
+	if n := received(); n > int64(len(huge))/4 {
+		t.Fatalf("the poller read %d bytes from the server for a %d-byte mail it could not take", n, len(huge))
+	}
+}
+
+// countingProxy forwards local connections to target and reports how many bytes
+// came back from it.
+func countingProxy(tb testing.TB, target string) (port int, received func() int64) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(countedWriter{c, &n}, s); c.Close() }()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, func() int64 { return n.Load() }
+}
+
+// countedWriter counts what passes through it as it goes.
+type countedWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countedWriter) Write(b []byte) (int, error) {
+	k, err := c.w.Write(b)
+	c.n.Add(int64(k))
+	return k, err
 }

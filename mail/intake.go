@@ -134,6 +134,9 @@ func (in *Intake) Accept(ctx context.Context, m Arrival, r io.Reader) (int64, er
 	return id, nil
 }
 
+// MaxMailBytes is MaxSize, for the IMAP poller (IMAPSink).
+func (in *Intake) MaxMailBytes() int64 { return in.MaxSize }
+
 func (in *Intake) imapExisting(db *gorm.DB, m Arrival) (int64, bool, error) {
 	var ids []int64
 	err := db.Raw(`SELECT id FROM inbound_mails
