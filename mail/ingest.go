@@ -242,6 +242,9 @@ type known struct {
 //     durable, so if the server crashes before the flush the row is still
 //     unprocessed and the sweeper ingests it again, with nothing of the lost
 //     commit left to duplicate;
+//   - has the transaction's statements use generic plans: they find rows by key,
+//     and Postgres otherwise planned the ones with array parameters afresh for
+//     every mail (custom plans), which cost more CPU than running them;
 //   - takes a transaction lock per channel on the mail's Message-ID and on those
 //     it refers to, so two workers holding the same mail (an SMTP retry, an IMAP
 //     re-sync) or a mail and its reply take turns, and what the next statement
@@ -269,6 +272,7 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 	slices.Sort(keys) // one order for every worker: no deadlocks between them
 	keys = slices.Compact(keys)
 	if err := tx.Exec(`SELECT set_config('synchronous_commit', 'off', true),
+			set_config('plan_cache_mode', 'force_generic_plan', true),
 			(SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(?::bigint[]) AS k ORDER BY 1) s)`,
 		keys).Error; err != nil {
 		return nil, nil, false, fmt.Errorf("lock arrival: %w", err)
