@@ -23,12 +23,11 @@ import (
 
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
 
-// autoAssign applies the channel's assignment mode to new ticket t inside tx.
+// autoAssign applies the round_robin and least_open modes to new ticket t inside
+// tx; the default assignee is set by the insert itself (insertTicket).
 func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Channel) error {
 	var pick *int64
 	switch ch.AssignmentMode {
-	case "default":
-		pick = ch.DefaultAssigneeID
 	case "round_robin", "least_open":
 		// Lock the channel row so concurrent arrivals take turns: each sees the
 		// previous one's choice (round robin position, open counts for the cap).
