@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/internal/testenv"
@@ -106,27 +105,7 @@ func (ib *ingestBench) warm(b *testing.B, n int, mail func(i int) string) {
 // ingested; it returns the wall time from the first send to the last commit.
 func (ib *ingestBench) run(b *testing.B, n, conns int, mail func(i int) string) time.Duration {
 	start := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			cl, err := smtp.Dial(ib.addr)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			defer cl.Close()
-			for i := c; i < n; i += conns {
-				if err := cl.SendMail("bench@customer.test", []string{ib.mb.Address}, strings.NewReader(mail(i))); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-			cl.Quit()
-		}(c)
-	}
-	wg.Wait()
+	testenv.SendMails(b, ib.addr, ib.mb.Address, n, conns, 0, mail)
 	for ib.done.Load() < int64(n) && !b.Failed() {
 		time.Sleep(time.Millisecond)
 	}

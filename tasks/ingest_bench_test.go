@@ -6,13 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/postdesk/postdesk/internal/testenv"
 	"github.com/postdesk/postdesk/mail"
@@ -87,32 +84,7 @@ func benchQueue(b *testing.B, rate float64) {
 
 	// send delivers n mails over 4 connections and waits until all are ingested.
 	send := func(n int, rate float64) {
-		const conns = 4
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		for c := 0; c < conns; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				cl, err := smtp.Dial(ln.Addr().String())
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer cl.Close()
-				for i := c; i < n; i += conns {
-					if rate > 0 {
-						time.Sleep(time.Until(t0.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
-					}
-					if err := cl.SendMail("bench@customer.test", []string{mb.Address}, strings.NewReader(benchMail(i))); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-				cl.Quit()
-			}(c)
-		}
-		wg.Wait()
+		testenv.SendMails(b, ln.Addr().String(), mb.Address, n, 4, rate, benchMail)
 		for done.Load() < int64(n) && !b.Failed() {
 			time.Sleep(time.Millisecond)
 		}
