@@ -237,6 +237,28 @@ type known struct {
 	answeredOn int64
 }
 
+// arrivalSettings are the set_config calls lockArrival starts the ingest
+// transaction with (see there).
+const arrivalSettings = `set_config('synchronous_commit', 'off', true),
+	set_config('plan_cache_mode', 'force_generic_plan', true),
+	set_config('enable_seqscan', 'off', true)`
+
+// arrivalLookupSQL marks an inbound mail processed and, when it was not yet,
+// reads the sender's contact and the stored messages around the mail. Its
+// parameters: the inbound mail id; the mail's own and referenced Message-IDs;
+// the sender's identity kind and value; the channel ids; the Message-IDs again;
+// the mail's own Message-ID (to find replies stored before it).
+const arrivalLookupSQL = `WITH l AS (
+		UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ? AND processed_at IS NULL RETURNING id)
+	SELECT l.id, s.sender_id, s.sender_name, s.sender_merged_into_id,
+		m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
+	FROM l
+	LEFT JOIN LATERAL (` + tickets.IdentityLookupSQL + `) s ON true
+	LEFT JOIN messages m ON m.channel_id = ANY(?) AND (
+		(m.message_id_header = ANY(?) AND m.message_id_header <> '')
+		OR (m."references" || string_to_array(NULLIF(m.in_reply_to, ''), ' ')) @> ARRAY[?]::text[])
+	ORDER BY m.id`
+
 // lockArrival opens the ingest transaction of inbound mail id. It
 //   - lets the commit skip waiting for the WAL flush: the raw mail is already
 //     durable, so if the server crashes before the flush the row is still
@@ -245,6 +267,10 @@ type known struct {
 //   - has the transaction's statements use generic plans: they find rows by key,
 //     and Postgres otherwise planned the ones with array parameters afresh for
 //     every mail (custom plans), which cost more CPU than running them;
+//   - keeps those plans on their indexes (no sequential scans): a generic plan
+//     is kept for the life of the connection until autovacuum next analyzes the
+//     table, and one made while messages was small (a new install, the first
+//     minutes of a burst) scanned the whole growing table for every mail after;
 //   - takes a transaction lock per channel on the mail's Message-ID and on those
 //     it refers to, so two workers holding the same mail (an SMTP retry, an IMAP
 //     re-sync) or a mail and its reply take turns, and what the next statement
@@ -271,8 +297,7 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 	}
 	slices.Sort(keys) // one order for every worker: no deadlocks between them
 	keys = slices.Compact(keys)
-	if err := tx.Exec(`SELECT set_config('synchronous_commit', 'off', true),
-			set_config('plan_cache_mode', 'force_generic_plan', true),
+	if err := tx.Exec(`SELECT `+arrivalSettings+`,
 			(SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(?::bigint[]) AS k ORDER BY 1) s)`,
 		keys).Error; err != nil {
 		return nil, nil, false, fmt.Errorf("lock arrival: %w", err)
@@ -290,17 +315,7 @@ func lockArrival(tx *gorm.DB, id int64, boxes []targetBox, msgID string, refs []
 	ids := tickets.StringList(append([]string{msgID}, refs...))
 	// Marking the row processed here locks it as FOR UPDATE would and saves the
 	// closing UPDATE: the mark commits only with everything the mail becomes.
-	err = tx.Raw(`WITH l AS (
-			UPDATE inbound_mails SET processed_at = now(), last_error = '' WHERE id = ? AND processed_at IS NULL RETURNING id)
-		SELECT l.id, s.sender_id, s.sender_name, s.sender_merged_into_id,
-			m.channel_id, m.message_id_header, m.ticket_id, m.message_id_header = ANY(?) AS direct
-		FROM l
-		LEFT JOIN LATERAL (`+tickets.IdentityLookupSQL+`) s ON true
-		LEFT JOIN messages m ON m.channel_id = ANY(?) AND (
-			(m.message_id_header = ANY(?) AND m.message_id_header <> '')
-			OR (m."references" || string_to_array(NULLIF(m.in_reply_to, ''), ' ')) @> ARRAY[?]::text[])
-		ORDER BY m.id`,
-		id, ids, "email", sender, channels, ids, msgID).Scan(&rows).Error
+	err = tx.Raw(arrivalLookupSQL, id, ids, "email", sender, channels, ids, msgID).Scan(&rows).Error
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("lock inbound row: %w", err)
 	}

@@ -2,9 +2,14 @@ package mail
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	"gorm.io/gorm"
 
 	"github.com/postdesk/postdesk/internal/testenv"
 	"github.com/postdesk/postdesk/tickets"
@@ -233,5 +238,50 @@ func TestIngestResolvesReturningSender(t *testing.T) {
 	db.Exec(`UPDATE contacts SET merged_into_id = ? WHERE id = ?`, survivor.ID, first)
 	if got := contactOf(ingestRaw(t, []int64{mb.ID}, mailFrom(local+"@customer.test", "Three", unique("m")+"@c.test", "", "x"))); got != survivor.ID {
 		t.Fatalf("merged contact: %d, want the survivor %d", got, survivor.ID)
+	}
+}
+
+// The ingest transaction's lookup of stored messages keeps to the indexes under
+// the generic plan it uses, even when the plan is made while messages is small:
+// such a plan outlives the table's growth until autovacuum analyzes it again, and
+// a sequential scan in it read the whole table once per mail.
+func TestArrivalLookupPlanUsesIndexes(t *testing.T) {
+	db := testenv.DB(t)
+	err := db.Transaction(func(tx *gorm.DB) error {
+		// A table of messages as a new install has it, in place of the package's
+		// (a temporary table comes first on the search path).
+		for _, q := range []string{
+			`CREATE TEMP TABLE messages (LIKE public.messages INCLUDING ALL) ON COMMIT DROP`,
+			`INSERT INTO messages (ticket_id, channel_id, direction, status, message_id_header, body_text)
+				SELECT 0, 1, 'inbound', 'received', 'm' || i || '@customer.test', repeat('word ', 1000)
+				FROM generate_series(1, 500) i`,
+			`ANALYZE messages`,
+			`SELECT ` + arrivalSettings,
+		} {
+			if err := tx.Exec(q).Error; err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		n := 0
+		numbered := regexp.MustCompile(`\?`).ReplaceAllStringFunc(arrivalLookupSQL, func(string) string {
+			n++
+			return fmt.Sprintf("$%d", n)
+		})
+		if err := tx.Exec(`PREPARE arrival_lookup (bigint, text[], text, text, bigint[], text[], text) AS ` + numbered).Error; err != nil {
+			return err
+		}
+		var plan []string
+		if err := tx.Raw(`EXPLAIN EXECUTE arrival_lookup (1, '{m1@customer.test}', 'email', 'c@customer.test', '{1}',
+			'{m1@customer.test}', 'm1@customer.test')`).Scan(&plan).Error; err != nil {
+			return err
+		}
+		tx.Exec(`DEALLOCATE arrival_lookup`)
+		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan on messages") {
+			t.Errorf("the lookup scans messages:\n%s", text)
+		}
+		return errors.New("rollback")
+	})
+	if err == nil || err.Error() != "rollback" {
+		t.Fatal(err)
 	}
 }
