@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -55,6 +56,49 @@ type Intake struct {
 	// MaxSize is the largest accepted mail in bytes; <= 0 means no limit.
 	MaxSize int64
 	Log     *slog.Logger
+
+	// recipients caches ResolveRecipient's answers for known addresses.
+	recipients recipientCache
+}
+
+// recipientTTL is how long a resolved recipient address is trusted without asking
+// Postgres again. Every mail asks once per recipient, so under load the cache saves
+// a round trip per mail; a mailbox deleted or renamed keeps receiving for at most
+// this long (its mail is kept, and ingest reports the missing mailbox). Unknown
+// addresses are never cached: a mailbox just added must not be refused with a
+// permanent 550.
+const recipientTTL = 5 * time.Second
+
+// recipientCacheMax bounds the cache; when full it starts over.
+const recipientCacheMax = 10000
+
+type recipientCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedRecipient
+}
+
+type cachedRecipient struct {
+	mailboxID int64
+	expires   time.Time
+}
+
+func (c *recipientCache) get(addr string, now time.Time) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[addr]
+	if !ok || now.After(e.expires) {
+		return 0, false
+	}
+	return e.mailboxID, true
+}
+
+func (c *recipientCache) put(addr string, id int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= recipientCacheMax {
+		c.entries = make(map[string]cachedRecipient)
+	}
+	c.entries[addr] = cachedRecipient{mailboxID: id, expires: now.Add(recipientTTL)}
 }
 
 // Accept stores the raw mail read from r and returns the inbound_mails id. When it
@@ -171,6 +215,10 @@ func (in *Intake) ResolveRecipient(ctx context.Context, addr string) (int64, boo
 	if addr == "" {
 		return 0, false, nil
 	}
+	now := time.Now()
+	if id, ok := in.recipients.get(addr, now); ok {
+		return id, true, nil
+	}
 	var ids []int64
 	err := in.DB.WithContext(ctx).Raw(`SELECT id FROM mailboxes WHERE address = ?`, addr).Scan(&ids).Error
 	if err != nil {
@@ -179,6 +227,7 @@ func (in *Intake) ResolveRecipient(ctx context.Context, addr string) (int64, boo
 	if len(ids) == 0 {
 		return 0, false, nil
 	}
+	in.recipients.put(addr, ids[0], now)
 	return ids[0], true, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/postdesk/postdesk/internal/testenv"
 	"github.com/postdesk/postdesk/tickets"
@@ -210,5 +211,43 @@ func TestResolveRecipient(t *testing.T) {
 				t.Fatalf("ResolveRecipient(%q) = %d, %v", tc.addr, id, ok)
 			}
 		})
+	}
+}
+
+// A resolved recipient is remembered for recipientTTL (no round trip per mail);
+// an unknown one is not, so a mailbox added a moment ago is never refused.
+func TestResolveRecipientCachesKnownAddressesOnly(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	ch, mb := newMailbox(t)
+	in := newIntake(t, &enqueued{})
+
+	if id, ok, err := in.ResolveRecipient(ctx, mb.Address); err != nil || !ok || id != mb.ID {
+		t.Fatalf("ResolveRecipient(%q) = %d, %v, %v", mb.Address, id, ok, err)
+	}
+	// Renamed in Postgres: the cached answer holds until it expires.
+	if err := db.Exec(`UPDATE mailboxes SET address = ? WHERE id = ?`, unique("renamed")+"@example.test", mb.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if id, ok, _ := in.ResolveRecipient(ctx, strings.ToUpper(mb.Address)); !ok || id != mb.ID {
+		t.Fatalf("cached recipient = %d, %v; want mailbox %d", id, ok, mb.ID)
+	}
+	in.recipients.entries[NormaliseRecipient(mb.Address)] = cachedRecipient{mailboxID: mb.ID, expires: time.Now().Add(-time.Second)}
+	if id, ok, _ := in.ResolveRecipient(ctx, mb.Address); ok {
+		t.Fatalf("expired entry still resolves to %d", id)
+	}
+
+	// Unknown, then added: found at once.
+	addr := unique("new") + "@example.test"
+	if _, ok, _ := in.ResolveRecipient(ctx, addr); ok {
+		t.Fatalf("%s resolved before it exists", addr)
+	}
+	added := &tickets.Mailbox{ChannelID: ch.ID, Address: addr, Inbound: "smtp", IMAPPort: 993, IMAPSecurity: "tls",
+		IMAPFolder: "INBOX", IMAPAfter: "seen", SMTPPort: 587, SMTPSecurity: "starttls"}
+	if err := db.Create(added).Error; err != nil {
+		t.Fatal(err)
+	}
+	if id, ok, err := in.ResolveRecipient(ctx, addr); err != nil || !ok || id != added.ID {
+		t.Fatalf("new mailbox: ResolveRecipient = %d, %v, %v", id, ok, err)
 	}
 }
