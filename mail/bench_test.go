@@ -124,7 +124,7 @@ func (ib *ingestBench) report(b *testing.B, n int, wall time.Duration) {
 	b.ReportMetric(rate, "mails/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
-	pg := rawInsertRate(b, 4, time.Second)
+	pg := testenv.RawInsertRate(b, 4, time.Second)
 	b.ReportMetric(pg, "pg_inserts/s")
 	b.ReportMetric(rate/pg, "ratio_to_pg")
 }
@@ -179,32 +179,6 @@ func BenchmarkIngest200KB2Attachments(b *testing.B) {
 	wall := ib.run(b, b.N, 4, mail200KB2Att)
 	b.StopTimer()
 	ib.report(b, b.N, wall)
-}
-
-// rawInsertRate measures single-row INSERT commits per second with conns
-// concurrent connections: the ceiling any durable per-mail commit runs against.
-func rawInsertRate(b *testing.B, conns int, d time.Duration) float64 {
-	db := testenv.DB(b)
-	db.Exec(`CREATE TABLE IF NOT EXISTS bench_raw_inserts (id bigserial PRIMARY KEY, body text NOT NULL)`)
-	payload := strings.Repeat("x", 5000)
-	var n atomic.Int64
-	stop := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for c := 0; c < conns; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				if err := db.Exec(`INSERT INTO bench_raw_inserts (body) VALUES (?)`, payload).Error; err != nil {
-					b.Error(err)
-					return
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / d.Seconds()
 }
 
 // BenchmarkReceive25MB reports how much the heap grows while one 25 MB mail is

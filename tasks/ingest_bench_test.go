@@ -112,6 +112,9 @@ func benchQueue(b *testing.B, rate float64) {
 		b.ReportMetric(float64(b.N)/wall.Seconds(), "mails/s")
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+		pg := testenv.RawInsertRate(b, 4, time.Second)
+		b.ReportMetric(pg, "pg_inserts/s")
+		b.ReportMetric(float64(b.N)/wall.Seconds()/pg, "ratio_to_pg")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,4 +61,34 @@ func SendMails(tb testing.TB, addr, rcpt string, n, conns int, rate float64, mai
 		}(c)
 	}
 	wg.Wait()
+}
+
+// RawInsertRate measures single-row INSERT commits of 5 KB per second on the
+// package's database with conns concurrent connections for d: the ceiling any
+// durable per-mail commit runs against, measured in the same run as an ingest
+// benchmark so that its rate can be given as a ratio to it.
+func RawInsertRate(tb testing.TB, conns int, d time.Duration) float64 {
+	db := DB(tb)
+	if err := db.Exec(`CREATE TABLE IF NOT EXISTS bench_raw_inserts (id bigserial PRIMARY KEY, body text NOT NULL)`).Error; err != nil {
+		tb.Fatal(err)
+	}
+	payload := strings.Repeat("x", 5000)
+	var n atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for c := 0; c < conns; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if err := db.Exec(`INSERT INTO bench_raw_inserts (body) VALUES (?)`, payload).Error; err != nil {
+					tb.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
 }
