@@ -36,8 +36,8 @@ type ingestBench struct {
 }
 
 func newIngestBench(b *testing.B, workers int) *ingestBench {
-	// A pool of its own, sized like a production process (POSTDESK_DB_MAX_CONNS).
-	db, err := tickets.OpenDB(context.Background(), testenv.DSN(b), 40)
+	// A pool of its own, of a production process's default size (POSTDESK_DB_MAX_CONNS).
+	db, err := tickets.OpenDB(context.Background(), testenv.DSN(b), 0)
 	if err != nil {
 		b.Fatal(err)
 	}

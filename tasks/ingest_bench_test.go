@@ -34,7 +34,9 @@ func BenchmarkIngest5KBThroughQueueAt300(b *testing.B) { benchQueue(b, 300) }
 func benchQueue(b *testing.B, rate float64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	db, err := tickets.OpenDB(ctx, testenv.DSN(b), 40)
+	// A pool of a production process's default size (POSTDESK_DB_MAX_CONNS), shared
+	// by the SMTP intake and the worker as in `postdesk serve`.
+	db, err := tickets.OpenDB(ctx, testenv.DSN(b), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
