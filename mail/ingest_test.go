@@ -285,3 +285,74 @@ func TestArrivalLookupPlanUsesIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Mail arriving at once in a round-robin or least-open channel is assigned in
+// turn, without deadlocks: each arrival inserts its ticket (which takes a key-share
+// lock on the channel row through the foreign key) before it locks the channel to
+// pick the next agent, and an exclusive row lock there made every two concurrent
+// arrivals wait for each other until Postgres aborted one of them.
+func TestIngestConcurrentAutoAssignment(t *testing.T) {
+	for _, mode := range []string{"round_robin", "least_open"} {
+		t.Run(mode, func(t *testing.T) {
+			db := testenv.DB(t)
+			ch, mb := newMailbox(t)
+			var agents []int64
+			for i := 0; i < 2; i++ {
+				a := &tickets.Agent{Email: unique("rr") + "@support.test", Name: "Agent", Role: "agent", Status: "online",
+					UndoSeconds: 10}
+				if err := db.Create(a).Error; err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Create(&tickets.ChannelMember{ChannelID: ch.ID, AgentID: a.ID, Role: "member"}).Error; err != nil {
+					t.Fatal(err)
+				}
+				agents = append(agents, a.ID)
+			}
+			if err := db.Exec(`UPDATE channels SET assignment_mode = ? WHERE id = ?`, mode, ch.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
+			ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
+			const n = 24
+			var ids []int64
+			for i := 0; i < n; i++ {
+				raw := mailFrom(fmt.Sprintf("C%d <%s@customer.test>", i, unique("c")), "Turns", unique("turn")+"@customer.test", "", "hi")
+				id, err := in.Accept(context.Background(), Arrival{MailboxIDs: []int64{mb.ID}, Source: SourceSMTP},
+					strings.NewReader(raw))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for _, id := range ids {
+				wg.Add(1)
+				go func(id int64) {
+					defer wg.Done()
+					if _, err := ing.Process(context.Background(), id); err != nil {
+						errs <- err
+					}
+				}(id)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			var split []struct {
+				AssigneeID *int64
+				N          int
+			}
+			db.Raw(`SELECT assignee_id, count(*) AS n FROM tickets WHERE channel_id = ? GROUP BY 1 ORDER BY 1`, ch.ID).Scan(&split)
+			if len(split) != 2 || split[0].AssigneeID == nil || *split[0].AssigneeID != agents[0] ||
+				split[1].AssigneeID == nil || *split[1].AssigneeID != agents[1] || split[0].N != n/2 || split[1].N != n/2 {
+				got := ""
+				for _, s := range split {
+					got += fmt.Sprintf(" %v:%d", s.AssigneeID, s.N)
+				}
+				t.Fatalf("tickets per assignee:%s; want %d each for agents %v", got, n/2, agents)
+			}
+		})
+	}
+}

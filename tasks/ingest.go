@@ -62,13 +62,18 @@ func registerIngest(w *Worker, d Deps) {
 // sweepIngest enqueues every unprocessed row older than ingestSweepAge. The
 // deterministic task id keeps a row that is still queued from running twice.
 // Each re-delivery counts as an attempt: a mail whose ingest kills the worker
-// (and so never records a failure) still shows how often it was tried.
+// (and so never records a failure) still shows how often it was tried. Rows an
+// ingest holds right now are skipped, not waited for: during a backlog the
+// sweep would otherwise queue behind the workers and then count an attempt on
+// mail they had just stored.
 func sweepIngest(ctx context.Context, d Deps) error {
 	var ids []int64
 	err := d.Tickets.DB.WithContext(ctx).Raw(`UPDATE inbound_mails SET attempts = attempts + 1
 		WHERE id IN (SELECT id FROM inbound_mails
 			WHERE processed_at IS NULL AND received_at < now() - make_interval(secs => ?)
-			ORDER BY received_at, id LIMIT 5000)
+			ORDER BY received_at, id LIMIT 5000
+			FOR UPDATE SKIP LOCKED)
+		AND processed_at IS NULL
 		RETURNING id`, ingestSweepAge.Seconds()).Scan(&ids).Error
 	if err != nil {
 		return fmt.Errorf("ingest sweep: %w", err)

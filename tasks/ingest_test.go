@@ -1,9 +1,11 @@
 package tasks
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -42,11 +44,21 @@ func TestIngestSweepRequeuesLostMail(t *testing.T) {
 		}
 		return id
 	}
-	lost, fresh, done := accept("lost"), accept("fresh"), accept("done")
-	db.Exec(`UPDATE inbound_mails SET received_at = now() - interval '5 minutes' WHERE id IN ?`, []int64{lost, done})
+	lost, fresh, done, busy := accept("lost"), accept("fresh"), accept("done"), accept("busy")
+	db.Exec(`UPDATE inbound_mails SET received_at = now() - interval '5 minutes' WHERE id IN ?`, []int64{lost, done, busy})
 	db.Exec(`UPDATE inbound_mails SET processed_at = now() WHERE id = ?`, done)
 
-	if err := sweepIngest(ctx, Deps{Tickets: svc, Client: client, Log: slog.New(slog.DiscardHandler)}); err != nil {
+	// busy is being ingested right now (its row is locked): the sweep passes it by
+	// instead of waiting for that ingest to finish.
+	ingesting := db.Begin()
+	if err := ingesting.Exec(`SELECT id FROM inbound_mails WHERE id = ? FOR UPDATE`, busy).Error; err != nil {
+		t.Fatal(err)
+	}
+	sweepCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := sweepIngest(sweepCtx, Deps{Tickets: svc, Client: client, Log: slog.New(slog.DiscardHandler)})
+	cancel()
+	ingesting.Rollback()
+	if err != nil {
 		t.Fatal(err)
 	}
 	pending, err := asynq.NewInspectorFromRedisClient(client.Redis()).ListPendingTasks(QueueDefault)
@@ -61,8 +73,8 @@ func TestIngestSweepRequeuesLostMail(t *testing.T) {
 		t.Fatalf("queued after sweep = %v, want only %s", queued, want)
 	}
 	var attempts []int
-	db.Raw(`SELECT attempts FROM inbound_mails WHERE id IN ? ORDER BY id`, []int64{lost, fresh, done}).Scan(&attempts)
-	if len(attempts) != 3 || attempts[0] != 1 || attempts[1] != 0 || attempts[2] != 0 {
-		t.Fatalf("attempts (lost, fresh, done) = %v, want [1 0 0]", attempts)
+	db.Raw(`SELECT attempts FROM inbound_mails WHERE id IN ? ORDER BY id`, []int64{lost, fresh, done, busy}).Scan(&attempts)
+	if len(attempts) != 4 || attempts[0] != 1 || attempts[1] != 0 || attempts[2] != 0 || attempts[3] != 0 {
+		t.Fatalf("attempts (lost, fresh, done, busy) = %v, want [1 0 0 0]", attempts)
 	}
 }

@@ -23,6 +23,11 @@ import (
 
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
 
+// lockNoKeyUpdate locks a row against other writers without blocking inserts
+// that reference it: a foreign key check takes FOR KEY SHARE, which only FOR
+// UPDATE conflicts with.
+var lockNoKeyUpdate = clause.Locking{Strength: "NO KEY UPDATE"}
+
 // autoAssign applies the round_robin and least_open modes to new ticket t inside
 // tx; the default assignee is set by the insert itself (insertTicket).
 func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Channel) error {
@@ -31,7 +36,10 @@ func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Cha
 	case "round_robin", "least_open":
 		// Lock the channel row so concurrent arrivals take turns: each sees the
 		// previous one's choice (round robin position, open counts for the cap).
-		if err := tx.Clauses(lockForUpdate).Take(&ch, t.ChannelID).Error; err != nil {
+		// NO KEY UPDATE, not UPDATE: every arrival already holds a key-share lock
+		// on the row from inserting its ticket, and two of them each waiting to
+		// turn that into an exclusive lock would deadlock.
+		if err := tx.Clauses(lockNoKeyUpdate).Take(&ch, t.ChannelID).Error; err != nil {
 			return fmt.Errorf("lock channel %d: %w", t.ChannelID, err)
 		}
 		var err error
