@@ -37,24 +37,7 @@ func TestIngestSameMailConcurrently(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, copies*2)
-	for _, id := range ids {
-		for w := 0; w < 2; w++ { // two workers on each row as well
-			wg.Add(1)
-			go func(id int64) {
-				defer wg.Done()
-				if _, err := ing.Process(context.Background(), id); err != nil {
-					errs <- err
-				}
-			}(id)
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	processAtOnce(t, ing, ids, 2) // two workers on each row as well
 
 	var perChannel []struct {
 		ChannelID int64
@@ -324,22 +307,7 @@ func TestIngestConcurrentAutoAssignment(t *testing.T) {
 				}
 				ids = append(ids, id)
 			}
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			for _, id := range ids {
-				wg.Add(1)
-				go func(id int64) {
-					defer wg.Done()
-					if _, err := ing.Process(context.Background(), id); err != nil {
-						errs <- err
-					}
-				}(id)
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			processAtOnce(t, ing, ids, 1)
 			var split []struct {
 				AssigneeID *int64
 				N          int
@@ -354,5 +322,29 @@ func TestIngestConcurrentAutoAssignment(t *testing.T) {
 				t.Fatalf("tickets per assignee:%s; want %d each for agents %v", got, n/2, agents)
 			}
 		})
+	}
+}
+
+// processAtOnce ingests every inbound mail in ids at the same time, each by
+// workers goroutines, and reports every error.
+func processAtOnce(t *testing.T, ing *Ingester, ids []int64, workers int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids)*workers)
+	for _, id := range ids {
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := ing.Process(context.Background(), id); err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
