@@ -135,14 +135,19 @@ func (g *Ingester) Process(ctx context.Context, id int64) (*Ingested, error) {
 				contactID = &c.ID
 			}
 		}
+		opened := make([]*tickets.Ticket, 0, len(boxes))
 		for _, b := range boxes {
-			item, err := g.deliver(ctx, tx, id, b, p, cls, contactID, msgID, stored[b.channelID])
+			item, t, err := g.deliver(ctx, tx, id, b, p, cls, contactID, msgID, stored[b.channelID])
 			if err != nil {
 				return fmt.Errorf("channel %d: %w", b.channelID, err)
 			}
 			out.Items = append(out.Items, item)
+			if item.NewTicket {
+				opened = append(opened, t)
+			}
 		}
-		return nil
+		// Last: round robin and least open lock the channel until the commit.
+		return g.Tickets.AssignOpened(ctx, tx, opened)
 	})
 	if err != nil {
 		g.Tickets.DB.Exec(`UPDATE inbound_mails SET last_error = ?, attempts = attempts + 1 WHERE id = ?`,
@@ -385,22 +390,24 @@ func (g *Ingester) rawAttachment(row *claimedMail) (ParsedAttachment, error) {
 
 // deliver stores the mail in one channel: thread or open a ticket, add the
 // message and its attachments, mark a bounced outbound message failed. k is what
-// the channel has stored of the Message-IDs around the mail.
+// the channel has stored of the Message-IDs around the mail. It returns the
+// ticket the mail is on (nil for a duplicate); a new one still waits for its
+// assignment (tickets.Service.AssignOpened).
 func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, inboundID int64, b targetBox, p *Parsed,
-	cls Classification, contactID *int64, msgID string, k *known) (IngestedItem, error) {
+	cls Classification, contactID *int64, msgID string, k *known) (IngestedItem, *tickets.Ticket, error) {
 	item := IngestedItem{ChannelID: b.channelID, AutoReply: cls.AutoReply, Bounce: cls.Bounce}
 	if tid, ok := k.tickets[msgID]; ok {
 		item.Duplicate, item.TicketID = true, tid
-		return item, nil
+		return item, nil, nil
 	}
 	t, reason, err := findThread(ctx, tx, b.channelID, p, cls, contactID, k)
 	if err != nil {
-		return item, err
+		return item, nil, err
 	}
 	item.ThreadedBy = reason
 	if reason == ThreadByReply && t != nil {
 		if err := takeOriginalSubject(tx, t, cleanText(p.Subject, 998)); err != nil {
-			return item, err
+			return item, nil, err
 		}
 	}
 	if t == nil {
@@ -410,9 +417,9 @@ func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, inboundID int64, b 
 		}
 		mb := b.id
 		t, err = g.Tickets.OpenTicket(ctx, tx, tickets.NewTicket{ChannelID: b.channelID, Subject: subject,
-			ContactID: contactID, MailboxID: &mb})
+			ContactID: contactID, MailboxID: &mb, AssignLater: true})
 		if err != nil {
-			return item, err
+			return item, nil, err
 		}
 		item.NewTicket = true
 	}
@@ -421,13 +428,13 @@ func (g *Ingester) deliver(ctx context.Context, tx *gorm.DB, inboundID int64, b 
 		// The arrival lock makes this unreachable for mail; should another writer
 		// have stored the Message-ID anyway, the whole ingest rolls back and the
 		// retry finds the message stored.
-		return item, err
+		return item, nil, err
 	}
 	if err := g.storeAttachments(tx, m, p); err != nil {
-		return item, err
+		return item, nil, err
 	}
 	item.TicketID, item.MessageID = t.ID, m.ID
-	return item, g.recordFacts(tx, t, m, p, cls, reason)
+	return item, t, g.recordFacts(tx, t, m, p, cls, reason)
 }
 
 // takeOriginalSubject gives a ticket opened by a reply ("Re: X") the subject of the

@@ -321,6 +321,16 @@ func TestIngestConcurrentAutoAssignment(t *testing.T) {
 				}
 				t.Fatalf("tickets per assignee:%s; want %d each for agents %v", got, n/2, agents)
 			}
+			// Each ticket's timeline and its assignee's notifications say so once.
+			var wrong int64
+			db.Raw(`SELECT count(*) FROM tickets tk WHERE tk.channel_id = ? AND (
+					(SELECT count(*) FROM ticket_events e WHERE e.ticket_id = tk.id AND e.kind = 'assigned'
+						AND e.new_value = tk.assignee_id::text) <> 1
+					OR (SELECT count(*) FROM notifications nt WHERE nt.ticket_id = tk.id AND nt.kind = ?
+						AND nt.agent_id = tk.assignee_id) <> 1)`, ch.ID, tickets.NotifyAssignment).Scan(&wrong)
+			if wrong != 0 {
+				t.Fatalf("%d tickets without exactly one assigned event and one notification for the assignee", wrong)
+			}
 		})
 	}
 }

@@ -1,8 +1,11 @@
 package tickets
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -23,99 +26,118 @@ import (
 
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
 
-// lockNoKeyUpdate locks a row against other writers without blocking inserts
-// that reference it: a foreign key check takes FOR KEY SHARE, which only FOR
-// UPDATE conflicts with.
-var lockNoKeyUpdate = clause.Locking{Strength: "NO KEY UPDATE"}
-
-// autoAssign applies the round_robin and least_open modes to new ticket t inside
-// tx; the default assignee is set by the insert itself (insertTicket).
-func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Channel) error {
-	var pick *int64
-	switch ch.AssignmentMode {
-	case "round_robin", "least_open":
-		// Lock the channel row so concurrent arrivals take turns: each sees the
-		// previous one's choice (round robin position, open counts for the cap).
-		// NO KEY UPDATE, not UPDATE: every arrival already holds a key-share lock
-		// on the row from inserting its ticket, and two of them each waiting to
-		// turn that into an exclusive lock would deadlock.
-		if err := tx.Clauses(lockNoKeyUpdate).Take(&ch, t.ChannelID).Error; err != nil {
-			return fmt.Errorf("lock channel %d: %w", t.ChannelID, err)
+// AssignOpened applies the assignment rules OpenTicket left for later
+// (NewTicket.AssignLater) to tickets opened in tx, one channel after another in
+// id order, so two transactions opening tickets in the same channels lock them
+// in the same order.
+func (s *Service) AssignOpened(ctx context.Context, tx *gorm.DB, ts []*Ticket) error {
+	pending := make([]*Ticket, 0, len(ts))
+	for _, t := range ts {
+		if t != nil && t.assignLater != nil {
+			pending = append(pending, t)
 		}
-		var err error
-		if pick, err = pickAvailable(tx, &ch); err != nil {
+	}
+	slices.SortFunc(pending, func(a, b *Ticket) int { return cmp.Compare(a.ChannelID, b.ChannelID) })
+	for _, t := range pending {
+		ch := *t.assignLater
+		t.assignLater = nil
+		if err := s.autoAssign(ctx, tx.WithContext(ctx), t, ch); err != nil {
 			return err
 		}
 	}
-	if pick == nil {
+	return nil
+}
+
+// autoAssign applies the round_robin and least_open modes to new ticket t inside
+// tx; the default assignee is set by the insert itself (insertTicket).
+//
+// Concurrent arrivals in the channel take turns on its row lock, held until the
+// commit, so each sees the previous one's choice (round robin position, open
+// counts). Between taking the lock and the commit there is one statement
+// (assignAgentSQL), two with open counts: every round trip under the lock is
+// one that each arrival in the channel waits for. The lock is FOR NO KEY UPDATE, not FOR UPDATE:
+// each arrival already holds a key-share lock on the row from inserting its
+// ticket, and two of them waiting to turn that into an exclusive lock would
+// deadlock.
+func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Channel) error {
+	if ch.AssignmentMode != "round_robin" && ch.AssignmentMode != "least_open" {
 		return nil
 	}
-	if err := tx.Model(&Ticket{}).Where("id = ?", t.ID).Update("assignee_id", *pick).Error; err != nil {
-		return fmt.Errorf("assign ticket %d: %w", t.ID, err)
-	}
-	if ch.AssignmentMode == "round_robin" {
-		if err := tx.Exec(`UPDATE channels SET last_assigned_agent_id = ? WHERE id = ?`, *pick, ch.ID).Error; err != nil {
-			return fmt.Errorf("round robin position of channel %d: %w", ch.ID, err)
+	// Open counts need the lock in a statement of its own: the next one then reads
+	// them with a snapshot taken after the previous holder committed. Plain round
+	// robin needs only the position, which assignAgentSQL reads from the row it
+	// locks, as the previous holder left it.
+	if ch.AssignmentMode == "least_open" || ch.AssignmentCap != nil {
+		if err := tx.Exec(`SELECT 1 FROM channels WHERE id = ? FOR NO KEY UPDATE`, t.ChannelID).Error; err != nil {
+			return fmt.Errorf("lock channel %d: %w", t.ChannelID, err)
 		}
 	}
-	t.AssigneeID = pick
-	if err := RecordEvent(tx, t.ID, nil, "assigned", "", idString(pick), JSONMap{"auto": true, "mode": ch.AssignmentMode}); err != nil {
-		return err
+	now := s.now()
+	n := Notification{Kind: NotifyAssignment, TicketID: &t.ID, Data: JSONMap{"auto": true, "subject": t.Subject},
+		CreatedAt: now}
+	var row struct {
+		AgentID        int64
+		NotificationID int64
+		EmailStatus    *string
 	}
-	return s.Notify(ctx, tx, Notification{AgentID: *pick, Kind: NotifyAssignment, TicketID: &t.ID,
-		Data: JSONMap{"auto": true, "subject": t.Subject}})
+	res := tx.Raw(assignAgentSQL, sql.Named("channel", t.ChannelID), sql.Named("mode", ch.AssignmentMode),
+		sql.Named("cap", ch.AssignmentCap), sql.Named("ticket", t.ID), sql.Named("now", now),
+		sql.Named("event", JSONMap{"auto": true, "mode": ch.AssignmentMode}), sql.Named("data", n.Data),
+		sql.Named("kind", NotifyAssignment), sql.Named("pending", EmailPending)).Scan(&row)
+	if res.Error != nil {
+		return fmt.Errorf("assign ticket %d: %w", t.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil // nobody available: the ticket waits for the team
+	}
+	t.AssigneeID = &row.AgentID
+	n.ID, n.AgentID, n.EmailStatus = row.NotificationID, row.AgentID, row.EmailStatus
+	s.notified(ctx, n)
+	return nil
 }
 
-// pickAvailable chooses among available members for round_robin and least_open.
-func pickAvailable(tx *gorm.DB, ch *Channel) (*int64, error) {
-	var cands []struct {
-		ID        int64
-		OpenCount int64
-	}
-	err := tx.Raw(`SELECT ag.id,
-       (SELECT count(*) FROM tickets o
-         WHERE o.assignee_id = ag.id AND o.channel_id = cm.channel_id
-           AND o.status IN ('new', 'open', 'pending')) AS open_count
-FROM channel_members cm
-JOIN agents ag ON ag.id = cm.agent_id
-WHERE cm.channel_id = ? AND ag.status = 'online' AND ag.disabled_at IS NULL
-ORDER BY ag.id`, ch.ID).Scan(&cands).Error
-	if err != nil {
-		return nil, fmt.Errorf("assignment candidates of channel %d: %w", ch.ID, err)
-	}
-	var last *int64
-	if err := tx.Raw(`SELECT last_assigned_agent_id FROM channels WHERE id = ?`, ch.ID).Scan(&last).Error; err != nil {
-		return nil, fmt.Errorf("round robin position of channel %d: %w", ch.ID, err)
-	}
-	var pick *int64
-	for i := range cands {
-		c := &cands[i]
-		if ch.AssignmentCap != nil && c.OpenCount >= int64(*ch.AssignmentCap) {
-			continue
-		}
-		switch ch.AssignmentMode {
-		case "least_open":
-			if pick == nil || c.OpenCount < openOf(cands, *pick) {
-				pick = &c.ID
-			}
-		case "round_robin":
-			// The first eligible after the last one assigned; else wrap to the first eligible.
-			if pick == nil || (last != nil && *pick <= *last && c.ID > *last) {
-				pick = &c.ID
-			}
-		}
-	}
-	return pick, nil
-}
-
-func openOf(cands []struct {
-	ID        int64
-	OpenCount int64
-}, id int64) int64 {
-	for _, c := range cands {
-		if c.ID == id {
-			return c.OpenCount
-		}
-	}
-	return 0
-}
+// assignAgentSQL picks the agent for a new ticket under the channel lock and
+// records the choice: the ticket's assignee, the channel's round robin position,
+// the "assigned" event and the agent's notification (as Notify stores it).
+//
+// Candidates are the channel's members who are online and not disabled, under
+// the cap when the channel has one. Round robin takes the first candidate after
+// the agent assigned last (by id), wrapping around; least open the one with the
+// fewest unfinished tickets in the channel (ties: lowest id). Unfinished counts
+// come from the queue counters (open plus snoozed), a handful of rows per agent,
+// not from counting the agents' tickets, thousands each in a busy channel.
+const assignAgentSQL = `WITH ch AS (
+		SELECT last_assigned_agent_id AS last FROM channels WHERE id = @channel FOR NO KEY UPDATE),
+	unfinished AS (
+		SELECT assignee_id, sum(open_count + snoozed_count) AS n FROM queue_counts
+		WHERE channel_id = @channel AND assignee_id IS NOT NULL
+			AND (@mode = 'least_open' OR CAST(@cap AS int) IS NOT NULL)
+		GROUP BY assignee_id),
+	pick AS (
+		SELECT ag.id FROM channel_members cm
+		JOIN agents ag ON ag.id = cm.agent_id
+		LEFT JOIN unfinished u ON u.assignee_id = ag.id
+		CROSS JOIN ch
+		WHERE cm.channel_id = @channel AND ag.status = 'online' AND ag.disabled_at IS NULL
+			AND (CAST(@cap AS int) IS NULL OR COALESCE(u.n, 0) < CAST(@cap AS int))
+		ORDER BY CASE WHEN @mode = 'least_open' THEN COALESCE(u.n, 0) END,
+			CASE WHEN @mode = 'round_robin' THEN COALESCE(ag.id <= ch.last, false) END,
+			ag.id
+		LIMIT 1),
+	assigned AS (
+		UPDATE tickets SET assignee_id = pick.id, updated_at = @now FROM pick
+		WHERE tickets.id = @ticket
+		RETURNING pick.id AS agent_id),
+	position AS (
+		UPDATE channels SET last_assigned_agent_id = assigned.agent_id FROM assigned
+		WHERE channels.id = @channel AND @mode = 'round_robin'),
+	event AS (
+		INSERT INTO ticket_events (ticket_id, kind, old_value, new_value, data, created_at)
+		SELECT @ticket, 'assigned', '', assigned.agent_id::text, @event, @now FROM assigned),
+	notified AS (
+		INSERT INTO notifications (agent_id, kind, ticket_id, data, created_at, email_status)
+		SELECT assigned.agent_id, @kind, @ticket, @data, @now,
+			(SELECT CAST(@pending AS text) FROM agents WHERE id = assigned.agent_id AND notify_email AND disabled_at IS NULL)
+		FROM assigned
+		RETURNING agent_id, id, email_status)
+	SELECT agent_id, id AS notification_id, email_status FROM notified`

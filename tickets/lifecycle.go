@@ -24,6 +24,11 @@ type NewTicket struct {
 	MessengerConnectionID *int64
 	AssigneeID            *int64 // explicit assignee; nil lets the channel's assignment rules decide
 	CreatedBy             *int64 // agent who created it; nil for inbound
+	// AssignLater leaves round-robin and least-open assignment to AssignOpened,
+	// which the caller runs as the last thing before its commit: picking an agent
+	// locks the channel row until the commit, so every arrival in the channel
+	// waits for whatever its holder still does after it.
+	AssignLater bool
 }
 
 // OpenTicket creates a ticket inside tx and applies the channel's assignment rules.
@@ -60,6 +65,8 @@ func (s *Service) OpenTicket(ctx context.Context, tx *gorm.DB, in NewTicket) (*T
 			Data: JSONMap{"auto": true, "subject": t.Subject}}); err != nil {
 			return nil, err
 		}
+	case in.AssignLater:
+		t.assignLater = &ch
 	default:
 		if err := s.autoAssign(ctx, tx, t, ch); err != nil {
 			return nil, err

@@ -81,7 +81,15 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 		return fmt.Errorf("notify agent %d (%s): %w", n.AgentID, n.Kind, err)
 	}
 	n.ID, n.EmailStatus = row.ID, row.EmailStatus
-	wants := row.EmailStatus != nil
+	s.notified(ctx, n)
+	return nil
+}
+
+// notified schedules what follows notification n once stored (n.ID and
+// n.EmailStatus set): the live event and, when the agent takes notification
+// mail, the mail, both after the surrounding commit.
+func (s *Service) notified(ctx context.Context, n Notification) {
+	wants := n.EmailStatus != nil
 	ev := LiveEvent{Kind: "notification", AgentID: n.AgentID,
 		Data: map[string]any{"id": n.ID, "kind": n.Kind, "data": map[string]any(n.Data)}}
 	if n.TicketID != nil {
@@ -102,7 +110,6 @@ func (s *Service) Notify(ctx context.Context, tx *gorm.DB, n Notification) error
 			}
 		})
 	}
-	return nil
 }
 
 // notifyMany sends the same notification to each agent in ids except skip (the

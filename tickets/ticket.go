@@ -62,6 +62,9 @@ type Ticket struct {
 	// opens the ticket, so AddInboundMessage in that transaction does not count
 	// it again or look for replies that cannot exist yet.
 	arrivalIn gorm.ConnPool
+	// assignLater is the channel whose assignment rules OpenTicket left for
+	// AssignOpened (NewTicket.AssignLater).
+	assignLater *Channel
 }
 
 // TicketEvent is one entry of a ticket's append-only timeline.
