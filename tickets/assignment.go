@@ -55,10 +55,10 @@ func (s *Service) AssignOpened(ctx context.Context, tx *gorm.DB, ts []*Ticket) e
 // commit, so each sees the previous one's choice (round robin position, open
 // counts). Between taking the lock and the commit there is one statement
 // (assignAgentSQL), two with open counts: every round trip under the lock is
-// one that each arrival in the channel waits for. The lock is FOR NO KEY UPDATE, not FOR UPDATE:
-// each arrival already holds a key-share lock on the row from inserting its
-// ticket, and two of them waiting to turn that into an exclusive lock would
-// deadlock.
+// one that each arrival in the channel waits for. The lock is FOR NO KEY
+// UPDATE, not FOR UPDATE: each arrival already holds a key-share lock on the
+// row from inserting its ticket, and two of them waiting to turn that into an
+// exclusive lock would deadlock.
 func (s *Service) autoAssign(ctx context.Context, tx *gorm.DB, t *Ticket, ch Channel) error {
 	if ch.AssignmentMode != "round_robin" && ch.AssignmentMode != "least_open" {
 		return nil
