@@ -152,6 +152,12 @@ func (r *Receiver) Receive(ctx context.Context, c *Conn, a Adapter, in Inbound) 
 		if err != nil {
 			return err
 		}
+		if isNew {
+			// Last: round robin and least open lock the channel until the commit.
+			if err := r.Tickets.AssignOpened(ctx, tx, []*tickets.Ticket{t}); err != nil {
+				return err
+			}
+		}
 		res = Received{Message: m, Ticket: t, NewTicket: isNew}
 		return nil
 	})
@@ -275,7 +281,7 @@ func (r *Receiver) conversation(ctx context.Context, tx *gorm.DB, c *Conn, conta
 		return nil, false, fmt.Errorf("find conversation: %w", err)
 	}
 	nt, err := r.Tickets.OpenTicket(ctx, tx, tickets.NewTicket{ChannelID: c.ChannelID, Subject: subjectFor(c, in),
-		ContactID: &contact.ID, MessengerConnectionID: &c.ID})
+		ContactID: &contact.ID, MessengerConnectionID: &c.ID, AssignLater: true})
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,8 +1,12 @@
 package messengers_test
 
 import (
+	"context"
+	"io"
+	"sync"
 	"testing"
 
+	"github.com/postdesk/postdesk/messengers"
 	"github.com/postdesk/postdesk/tickets"
 )
 
@@ -92,4 +96,67 @@ func TestFirstMessageMenu(t *testing.T) {
 			t.Fatalf("tags %v", tg)
 		}
 	})
+}
+
+// New chats arriving at once in a round-robin channel are assigned in turn, none
+// lost to a lock conflict.
+func TestConcurrentChatsTakeTurns(t *testing.T) {
+	e := newEnv(t)
+	f := telegramFake(t)
+	c := e.conn("telegram", f.srv.URL, map[string]string{"bot_token": tgToken, "webhook_secret": "k"}, nil)
+	var agents []int64
+	for i := 0; i < 2; i++ {
+		a, err := e.svc.CreateAgent(t.Context(), tickets.NewAgent{Email: uniq("turn") + "@example.com", Name: "Agent",
+			Password: "correct horse battery", Role: tickets.RoleAgent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.DB.Exec(`UPDATE agents SET status = 'online' WHERE id = ?`, a.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.DB.Create(&tickets.ChannelMember{ChannelID: c.ChannelID, AgentID: a.ID, Role: "member"}).Error; err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, a.ID)
+	}
+	if err := e.svc.DB.Exec(`UPDATE channels SET assignment_mode = 'round_robin' WHERE id = ?`, c.ChannelID).Error; err != nil {
+		t.Fatal(err)
+	}
+	adapter, err := e.recv.Registry.Get(c.Provider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	var updates []*messengers.Update
+	for i := 0; i < n; i++ {
+		r := post(t, tgUpdate(seq.Add(1)+9700000, map[string]any{"text": "hello"}), tgSecret("k"))
+		body, _ := io.ReadAll(r.Body)
+		up, err := adapter.Webhook(r.Context(), c, r, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		updates = append(updates, up)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for _, up := range updates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.recv.Apply(context.Background(), c, up); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var per []int
+	e.svc.DB.Raw(`SELECT count(*) FROM tickets WHERE channel_id = ? GROUP BY assignee_id ORDER BY assignee_id NULLS LAST`,
+		c.ChannelID).Scan(&per)
+	if len(per) != 2 || per[0] != n/2 || per[1] != n/2 {
+		t.Fatalf("chats per assignee %v, want %d for each of %v", per, n/2, agents)
+	}
 }
