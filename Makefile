@@ -36,7 +36,7 @@ BENCH_PKGS := ./cmd/... ./messengers/... ./templates/... ./tickets/... ./web/...
 bench: services deps web-deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m $(BENCH_PKGS)
 	$(GO) test -run '^$$' -bench 'IMAPPoll|Receive25MB' -benchmem ./mail/
-	$(GO) test -run '^$$' -bench 'Ingest5KB$$' -benchtime=3000x ./mail/
+	$(GO) test -run '^$$' -bench 'Ingest5KB$$|Ingest5KBRoundRobin' -benchtime=3000x ./mail/
 	$(GO) test -run '^$$' -bench 'Ingest200KB' -benchtime=2000x ./mail/
 	$(GO) test -run '^$$' -bench 'ScheduledSend' ./tasks/
 	$(GO) test -run '^$$' -bench 'ThroughQueue$$' -benchtime=3000x ./tasks/

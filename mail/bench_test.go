@@ -170,6 +170,36 @@ func BenchmarkIngest5KB(b *testing.B) {
 	ib.report(b, b.N, wall)
 }
 
+// BenchmarkIngest5KBRoundRobin is BenchmarkIngest5KB into a channel that assigns
+// new tickets round robin among three online agents: each new ticket takes its
+// turn on the channel's lock, and the agent is notified.
+func BenchmarkIngest5KBRoundRobin(b *testing.B) {
+	ib := newIngestBench(b, 16)
+	for i := 0; i < 3; i++ {
+		a := &tickets.Agent{Email: unique("bench-agent") + "@support.test", Name: "Agent", Role: "agent",
+			Status: "online", UndoSeconds: 10}
+		if err := ib.db.Create(a).Error; err != nil {
+			b.Fatal(err)
+		}
+		if err := ib.db.Create(&tickets.ChannelMember{ChannelID: ib.mb.ChannelID, AgentID: a.ID, Role: "member"}).Error; err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := ib.db.Exec(`UPDATE channels SET assignment_mode = 'round_robin' WHERE id = ?`, ib.mb.ChannelID).Error; err != nil {
+		b.Fatal(err)
+	}
+	ib.warm(b, 500, mail5KB)
+	b.ResetTimer()
+	wall := ib.run(b, b.N, 4, mail5KB)
+	b.StopTimer()
+	ib.report(b, b.N, wall)
+	var unassigned int64
+	ib.db.Raw(`SELECT count(*) FROM tickets WHERE channel_id = ? AND assignee_id IS NULL`, ib.mb.ChannelID).Scan(&unassigned)
+	if unassigned > 0 {
+		b.Fatalf("%d tickets left unassigned", unassigned)
+	}
+}
+
 // BenchmarkIngest200KB2Attachments: the same for ~200 KB mails with two base64
 // attachments (stored in the blob store with fsync, like the raw mail itself).
 func BenchmarkIngest200KB2Attachments(b *testing.B) {

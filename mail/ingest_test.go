@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -356,5 +357,26 @@ func processAtOnce(t *testing.T, ing *Ingester, ids []int64, workers int) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// Process waits for one of the Ingester's Concurrent slots before it touches
+// the database, and gives up when its context ends first.
+func TestIngestWaitsForASlot(t *testing.T) {
+	g := &Ingester{Concurrent: 1} // no Tickets: getting past the wait would panic
+	release, err := g.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := g.Process(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Process with every slot taken: %v, want the context's deadline", err)
+	}
+	release()
+	if r, err := g.acquire(context.Background()); err != nil {
+		t.Fatalf("slot not given back: %v", err)
+	} else {
+		r()
 	}
 }
