@@ -142,7 +142,8 @@ func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
 		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver(),
 		DueLead:  a.cfg.DueLead,
-		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log}}
+		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log,
+			Concurrent: a.cfg.IngestConcurrency}}
 }
 
 // imapPoller drains IMAP mailboxes into the same intake as inbound SMTP.
