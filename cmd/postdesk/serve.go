@@ -141,7 +141,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, grace time.
 func (a *app) taskDeps() tasks.Deps {
 	return tasks.Deps{Tickets: a.tickets, Client: a.tasks, Log: a.log, Blobs: a.blobs, Send: a.sendConfig,
 		IMAP: a.imapPoller(), IMAPPollInterval: a.cfg.IMAPPollInterval, Messengers: a.messengerReceiver(),
-		DueLead:  a.cfg.DueLead,
+		DueLead: a.cfg.DueLead,
 		Ingester: &mail.Ingester{Tickets: a.tickets, Intake: a.intake(), Log: a.log,
 			Concurrent: a.cfg.IngestConcurrency}}
 }
