@@ -112,6 +112,16 @@ func (ib *ingestBench) run(b *testing.B, n, conns int, mail func(i int) string) 
 	return time.Since(start)
 }
 
+// measure is an ingest benchmark's run: 500 mails to warm up, then b.N mails
+// over four connections, timed and reported.
+func (ib *ingestBench) measure(b *testing.B, mail func(i int) string) {
+	ib.warm(b, 500, mail)
+	b.ResetTimer()
+	wall := ib.run(b, b.N, 4, mail)
+	b.StopTimer()
+	ib.report(b, b.N, wall)
+}
+
 func (ib *ingestBench) report(b *testing.B, n int, wall time.Duration) {
 	ib.mu.Lock()
 	lat := slices.Clone(ib.lat)
@@ -162,12 +172,7 @@ func mail200KB2Att(i int) string {
 // to the ticket committed in Postgres; metrics: sustained mails/s, p50/p99 latency
 // 250→committed, and a raw Postgres insert rate from the same run for the ratio.
 func BenchmarkIngest5KB(b *testing.B) {
-	ib := newIngestBench(b, 16)
-	ib.warm(b, 500, mail5KB)
-	b.ResetTimer()
-	wall := ib.run(b, b.N, 4, mail5KB)
-	b.StopTimer()
-	ib.report(b, b.N, wall)
+	newIngestBench(b, 16).measure(b, mail5KB)
 }
 
 // BenchmarkIngest5KBRoundRobin is BenchmarkIngest5KB into a channel that assigns
@@ -175,24 +180,8 @@ func BenchmarkIngest5KB(b *testing.B) {
 // turn on the channel's lock, and the agent is notified.
 func BenchmarkIngest5KBRoundRobin(b *testing.B) {
 	ib := newIngestBench(b, 16)
-	for i := 0; i < 3; i++ {
-		a := &tickets.Agent{Email: unique("bench-agent") + "@support.test", Name: "Agent", Role: "agent",
-			Status: "online", UndoSeconds: 10}
-		if err := ib.db.Create(a).Error; err != nil {
-			b.Fatal(err)
-		}
-		if err := ib.db.Create(&tickets.ChannelMember{ChannelID: ib.mb.ChannelID, AgentID: a.ID, Role: "member"}).Error; err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := ib.db.Exec(`UPDATE channels SET assignment_mode = 'round_robin' WHERE id = ?`, ib.mb.ChannelID).Error; err != nil {
-		b.Fatal(err)
-	}
-	ib.warm(b, 500, mail5KB)
-	b.ResetTimer()
-	wall := ib.run(b, b.N, 4, mail5KB)
-	b.StopTimer()
-	ib.report(b, b.N, wall)
+	autoAssigning(b, ib.mb.ChannelID, "round_robin", 3)
+	ib.measure(b, mail5KB)
 	var unassigned int64
 	ib.db.Raw(`SELECT count(*) FROM tickets WHERE channel_id = ? AND assignee_id IS NULL`, ib.mb.ChannelID).Scan(&unassigned)
 	if unassigned > 0 {
@@ -203,12 +192,7 @@ func BenchmarkIngest5KBRoundRobin(b *testing.B) {
 // BenchmarkIngest200KB2Attachments: the same for ~200 KB mails with two base64
 // attachments (stored in the blob store with fsync, like the raw mail itself).
 func BenchmarkIngest200KB2Attachments(b *testing.B) {
-	ib := newIngestBench(b, 16)
-	ib.warm(b, 500, mail200KB2Att)
-	b.ResetTimer()
-	wall := ib.run(b, b.N, 4, mail200KB2Att)
-	b.StopTimer()
-	ib.report(b, b.N, wall)
+	newIngestBench(b, 16).measure(b, mail200KB2Att)
 }
 
 // BenchmarkReceive25MB reports how much the heap grows while one 25 MB mail is

@@ -280,21 +280,7 @@ func TestIngestConcurrentAutoAssignment(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			db := testenv.DB(t)
 			ch, mb := newMailbox(t)
-			var agents []int64
-			for i := 0; i < 2; i++ {
-				a := &tickets.Agent{Email: unique("rr") + "@support.test", Name: "Agent", Role: "agent", Status: "online",
-					UndoSeconds: 10}
-				if err := db.Create(a).Error; err != nil {
-					t.Fatal(err)
-				}
-				if err := db.Create(&tickets.ChannelMember{ChannelID: ch.ID, AgentID: a.ID, Role: "member"}).Error; err != nil {
-					t.Fatal(err)
-				}
-				agents = append(agents, a.ID)
-			}
-			if err := db.Exec(`UPDATE channels SET assignment_mode = ? WHERE id = ?`, mode, ch.ID).Error; err != nil {
-				t.Fatal(err)
-			}
+			agents := autoAssigning(t, ch.ID, mode, 2)
 			in := &Intake{DB: db, Blobs: &tickets.Blobs{Dir: blobDir(t)}}
 			ing := &Ingester{Tickets: tickets.NewService(db), Intake: in}
 			const n = 24

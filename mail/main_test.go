@@ -35,3 +35,26 @@ func newMailbox(t testing.TB) (*tickets.Channel, *tickets.Mailbox) {
 	}
 	return ch, mb
 }
+
+// autoAssigning gives channel channelID n online agents as members and the
+// assignment mode, and returns the agents' ids in id order.
+func autoAssigning(tb testing.TB, channelID int64, mode string, n int) []int64 {
+	tb.Helper()
+	db := testenv.DB(tb)
+	var agents []int64
+	for i := 0; i < n; i++ {
+		a := &tickets.Agent{Email: unique("agent") + "@support.test", Name: "Agent", Role: "agent", Status: "online",
+			UndoSeconds: 10}
+		if err := db.Create(a).Error; err != nil {
+			tb.Fatal(err)
+		}
+		if err := db.Create(&tickets.ChannelMember{ChannelID: channelID, AgentID: a.ID, Role: "member"}).Error; err != nil {
+			tb.Fatal(err)
+		}
+		agents = append(agents, a.ID)
+	}
+	if err := db.Exec(`UPDATE channels SET assignment_mode = ? WHERE id = ?`, mode, channelID).Error; err != nil {
+		tb.Fatal(err)
+	}
+	return agents
+}
